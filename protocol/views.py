@@ -1,0 +1,57 @@
+"""Read-only views of server state carried inside frames."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from protocol.base import Record
+from protocol.config import Channel
+
+AgentStatus = Literal["offline", "not_ready", "ready"]
+AgentActivity = Literal["idle", "offered", "busy", "wrap_up"]
+InteractionStatus = Literal["waiting", "assigning", "assigned", "transferring", "ended", "failed"]
+
+
+class Customer(Record, kw_only=True):
+    """Who is on the other side, as the source knows them."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    #: The source's own id of the user (Telegram user id, web-chat visitor...).
+    external_id: str = ""
+
+
+class InteractionView(Record, kw_only=True):
+    id: str
+    channel: Channel
+    queue: str
+    status: InteractionStatus
+    customer: Customer = Customer()
+    source: str = ""
+    created_at: float
+    agent: str | None = None
+    accepted_at: float | None = None
+    ended_at: float | None = None
+    end_reason: str | None = None
+
+
+class AgentView(Record, kw_only=True):
+    username: str
+    display_name: str = ""
+    status: AgentStatus
+    reason: str = ""
+    state: AgentActivity
+    connected: bool
+    since: float  # when ``state`` (or status) last changed
+    interaction: str | None = None
+    offer: str | None = None
+
+
+class QueueStats(Record, kw_only=True):
+    queue: str
+    waiting: int
+    oldest_wait: float  # seconds the oldest waiting interaction has waited
+    offered: int
+    active: int
+    ready_agents: int

@@ -1,0 +1,42 @@
+"""What the core asks the world to do, in order: persist, then send.
+
+The runtime commits every :class:`Persist` of a command in one transaction
+before it releases that command's :class:`Send` effects, so nothing a client
+sees (or is acknowledged) can be lost by a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.base import Push
+
+#: ("agent", username) | ("key", api key id) | ("supervisors", "")
+Target = tuple[str, str]
+SUPERVISORS: Target = ("supervisors", "")
+
+
+def agent(username: str) -> Target:
+    return ("agent", username)
+
+
+def key(key_id: str) -> Target:
+    return ("key", key_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    to: Target
+    frame: Push
+
+
+@dataclass(frozen=True, slots=True)
+class Persist:
+    """A row to write: ``kind`` names the table, ``row`` is a snapshot."""
+
+    kind: str
+    row: Any
+
+
+Effect = Send | Persist
