@@ -20,9 +20,14 @@ class Login(Request, tag="login", kw_only=True):
 
 
 class LoginKey(Request, tag="login_key", kw_only=True):
-    """Bots and the telephony gateway: an API key."""
+    """Bots and the telephony gateway: an API key.
+
+    A reconnecting bot or gateway sends the ``last_seq`` it saw to continue
+    its session: pushes after it that the server still holds are replayed.
+    """
 
     api_key: Annotated[str, msgspec.Meta(max_length=256)]
+    last_seq: int | None = None
 
 
 class Resume(Request, tag="resume", kw_only=True):

@@ -1,0 +1,317 @@
+"""The one stateful async piece: it owns the router, the writer and the sessions.
+
+Every command runs synchronously on the event loop (no awaits inside, so
+no locks are needed): call the router, collect its effects, queue their rows
+to the writer, and hand the frames to sessions behind the commit barrier of
+those rows. A timer task wakes the router at its next deadline; a stats task
+pushes queue figures to watching supervisors a few times a second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from protocol.base import Frame, Push
+from protocol.codec import Codec
+from protocol.config import AgentConfig, ApiKeyConfig
+from protocol.routing import Offered
+from protocol.supervision import QueueFigures
+from protocol.views import QueueStats
+from server import auth
+from server.core import Persist, Router, Send
+from server.core.effects import SUPERVISORS, Target
+from server.metrics import Metrics
+from server.sessions import Barrier, Session
+from server.settings import Settings
+from server.storage import Store, change_for
+from server.storage.writer import Change, StorageFailed
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Account:
+    cfg: AgentConfig
+    password_hash: str
+
+
+@dataclass
+class ApiKey:
+    cfg: ApiKeyConfig
+    secret_hash: str
+
+
+def make_id_factory() -> Callable[[str], str]:
+    """Ids unique across restarts without asking the database: time + counter."""
+    start = time.time_ns() // 1_000_000
+    counter = itertools.count()
+
+    def new_id(prefix: str) -> str:
+        return f"{prefix}-{start:x}-{next(counter):x}"
+
+    return new_id
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics or Metrics()
+        self.router = Router(clock, make_id_factory(), settings.routing.settings())
+        self.accounts: dict[str, Account] = {}
+        self.keys: dict[str, ApiKey] = {}
+        self.keys_by_hash: dict[str, ApiKey] = {}
+        self.tokens: dict[str, tuple[str, float]] = {}  # token hash -> (username, expires)
+        self.sessions: dict[Target, Session] = {}
+        self.watchers: dict[Session, None] = {}  # ordered set
+        self.failed: BaseException | None = None
+        self.stopped = asyncio.Event()
+        self._held: dict[Session, None] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._last_stats: dict[str, QueueStats] = {}
+        self._spawned: set[asyncio.Task[Any]] = set()
+        store.writer.on_commit = self._flush_held
+
+    # ------------------------------------------------------------------- start
+
+    async def start(self) -> None:
+        """Load the database, apply the settings' seeds, restore live state."""
+        loaded = await self.store.load(self.clock())
+        router = self.router
+        for q in loaded.queues:
+            router.put_queue(q)
+        for q in self.settings.queues:
+            router.put_queue(q)
+        for cfg, pw in loaded.accounts:
+            self.put_account(cfg, pw)
+        changes: list[Change] = []
+        for seed in self.settings.agents:
+            cfg = AgentConfig(**{f: getattr(seed, f) for f in AgentConfig.__struct_fields__})
+            known = self.accounts.get(cfg.username)
+            if seed.password:
+                if known and auth.check_password(known.password_hash, seed.password):
+                    pw = known.password_hash
+                else:
+                    pw = auth.hash_password(seed.password)
+                    changes.append(change_for("password", (cfg.username, pw)))
+            elif known:
+                pw = known.password_hash
+            else:
+                raise SystemExit(f"account {cfg.username!r} in the settings needs a password")
+            changes.insert(0, change_for("agent", cfg))
+            self.put_account(cfg, pw)
+        for cfg, h in loaded.api_keys:
+            self.put_key(ApiKey(cfg, h))
+        for seed_key in self.settings.api_keys:
+            kcfg = ApiKeyConfig(**{f: getattr(seed_key, f) for f in ApiKeyConfig.__struct_fields__})
+            key = ApiKey(kcfg, auth.secret_hash(seed_key.secret))
+            self.put_key(key)
+            changes.append(change_for("api_key", (kcfg, key.secret_hash)))
+        self.tokens = {h: (u, exp) for h, u, exp in loaded.sessions}
+        router.restore(loaded.interactions, loaded.statuses)
+        effects = router.take_effects()
+        # Writing config rows again is harmless; seeds must be written at least once.
+        changes = [change_for(e.kind, e.row) for e in effects if isinstance(e, Persist)] + changes
+        if changes:
+            await self.store.writer.submit(changes)
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._stats_loop(), name="queue-stats")]
+        self._schedule()
+        log.info(
+            "runtime_started",
+            queues=len(router.queues),
+            agents=len(router.agents),
+            restored=len(router.interactions),
+        )
+
+    def put_account(self, cfg: AgentConfig, password_hash: str) -> None:
+        old = self.accounts.get(cfg.username)
+        self.accounts[cfg.username] = Account(cfg, password_hash)
+        if cfg.role == "agent":
+            self.router.put_agent(cfg)
+        elif old is not None and old.cfg.role == "agent":
+            self.router.delete_agent(cfg.username)
+
+    def put_key(self, key: ApiKey) -> None:
+        old = self.keys.get(key.cfg.id)
+        if old is not None:
+            self.keys_by_hash.pop(old.secret_hash, None)
+        self.keys[key.cfg.id] = key
+        self.keys_by_hash[key.secret_hash] = key
+
+    def forget_tokens(self, username: str) -> None:
+        """Resume tokens of a deleted account stop working at once (in memory;
+        the rows expire on their own)."""
+        self.tokens = {h: v for h, v in self.tokens.items() if v[0] != username}
+
+    def spawn(self, coro: Any) -> None:
+        """Run a fire-and-forget coroutine, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    # ---------------------------------------------------------------- commands
+
+    def commit(
+        self,
+        origin: Session | None = None,
+        reply: Frame | None = None,
+        conn: Any = None,
+        extra: Iterable[Change] = (),
+    ) -> Barrier:
+        """Carry out the router's effects (and ``extra`` rows): persist, then send.
+
+        ``reply`` goes to ``origin`` first, then the pushes, all held until the
+        rows are committed.
+        """
+        effects = self.router.take_effects()
+        changes = [change_for(e.kind, e.row) for e in effects if isinstance(e, Persist)]
+        changes.extend(extra)
+        barrier: Barrier = None
+        if changes:
+            try:
+                barrier = self.store.writer.submit(changes)
+            except StorageFailed as exc:
+                self.fail(exc)
+                return None
+        if origin is not None and reply is not None:
+            origin.reply(reply, conn, barrier)
+        for e in effects:
+            if isinstance(e, Send):
+                self.deliver(e.to, e.frame, barrier)
+        self._schedule()
+        return barrier
+
+    def deliver(self, to: Target, frame: Push, barrier: Barrier = None) -> None:
+        if to == SUPERVISORS:
+            for s in self.watchers:
+                s.push(frame, barrier)
+            return
+        session = self.sessions.get(to)
+        if session is not None:
+            session.push(frame, barrier)
+        if isinstance(frame, Offered):
+            self.metrics.offers.inc()
+            self.metrics.offer_latency.observe(
+                max(0.0, self.clock() - frame.interaction.created_at)
+            )
+
+    def _note_held(self, session: Session) -> None:
+        self._held[session] = None
+
+    def _flush_held(self) -> None:
+        """After each commit: release held frames whose rows are now durable."""
+        if self.store.writer.failed is not None:
+            # Frames waiting on a failed batch must never go out.
+            self.fail(self.store.writer.failed)
+            return
+        done = [s for s in self._held if s.flush_held()]
+        for s in done:
+            del self._held[s]
+
+    def fail(self, exc: BaseException) -> None:
+        """Storage failed: stop serving. What was not acknowledged is retried by
+        clients after the restart; what was, is on disk."""
+        if self.failed is None:
+            self.failed = exc
+            log.error("runtime_failed", error=repr(exc))
+            self.stopped.set()
+
+    # ---------------------------------------------------------------- sessions
+
+    def session_for(self, role: str, principal: str, target: Target, codec: Codec) -> Session:
+        session = Session(
+            role,
+            principal,
+            target,
+            codec,
+            replay=self.settings.limits.replay,
+            max_buffer=self.settings.limits.max_write_buffer,
+            on_held=self._note_held,
+        )
+        self.sessions[target] = session
+        return session
+
+    def set_watching(self, session: Session, on: bool) -> None:
+        session.watching = on
+        if on:
+            self.watchers[session] = None
+        else:
+            self.watchers.pop(session, None)
+        self.router.watching = bool(self.watchers)
+        if on:
+            self._last_stats.clear()
+
+    # ------------------------------------------------------------------ timers
+
+    def _schedule(self) -> None:
+        """Make sure the loop calls the router back at its next deadline."""
+        deadline = self.router.next_deadline()
+        if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        # A millisecond late rather than early: the loop's clock and the wall
+        # clock drift apart a little, and an early call would find nothing due.
+        delay = max(0.0, deadline - self.clock()) + 0.001
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = self._timer_at = None
+        self.router.advance()
+        self.commit()  # also schedules the next deadline
+
+    async def _stats_loop(self, period: float = 0.5) -> None:
+        while True:
+            await asyncio.sleep(period)
+            self.push_stats()
+
+    def push_stats(self) -> None:
+        """Queue figures that changed since the last push, to watching supervisors."""
+        stats = [self.router.queue_stats(q) for q in self.router.queues]
+        for s in stats:
+            self.metrics.queue_waiting.labels(s.queue).set(s.waiting)
+            self.metrics.queue_oldest_wait.labels(s.queue).set(s.oldest_wait)
+        if not self.watchers:
+            return
+        changed = [s for s in stats if self._changed(s)]
+        if changed:
+            frame = QueueFigures(queues=changed)
+            for s in self.watchers:
+                s.push(frame)
+
+    def _changed(self, s: QueueStats) -> bool:
+        last = self._last_stats.get(s.queue)
+        self._last_stats[s.queue] = s
+        # Waits grow every tick; push them only when something else moved or
+        # at whole-second steps, so an idle dashboard stays quiet.
+        return last is None or (
+            (last.waiting, last.offered, last.active, last.ready_agents)
+            != (s.waiting, s.offered, s.active, s.ready_agents)
+            or int(last.oldest_wait) != int(s.oldest_wait)
+        )

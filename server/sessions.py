@@ -1,0 +1,142 @@
+"""Logical sessions: who is connected, push numbering, replay and ordering.
+
+A session outlives its websocket connection: a resume attaches a new
+connection to the same session, so ``seq`` continues and the pushes the
+client missed can be replayed from a bounded ring.
+
+Frames leave in the order they were produced. A frame that depends on a
+write still being committed is *held* until that commit; later frames to the
+same session queue behind it, so a client never sees an effect before its
+cause, and never sees anything that a crash could take back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+
+import msgspec
+import structlog
+from websockets.asyncio.connection import Connection, broadcast
+
+from protocol.base import Frame, Push
+from protocol.codec import Codec
+from protocol.errors import CloseCode
+
+log = structlog.get_logger(__name__)
+
+Barrier = asyncio.Future[None] | None
+
+
+class Session:
+    """One principal's stream of frames (an agent, a supervisor, a bot, the gateway)."""
+
+    __slots__ = (
+        "_max_buffer",
+        "_on_held",
+        "codec",
+        "conn",
+        "held",
+        "principal",
+        "ring",
+        "role",
+        "seq",
+        "target",
+        "watching",
+    )
+
+    def __init__(
+        self,
+        role: str,
+        principal: str,
+        target: tuple[str, str],
+        codec: Codec,
+        replay: int,
+        max_buffer: int,
+        on_held: Callable[[Session], None],
+    ) -> None:
+        self.role = role
+        self.principal = principal
+        self.target = target
+        self.conn: Connection | None = None
+        self.codec = codec
+        self.seq = 0
+        #: The last pushes, encoded with ``codec``, for replay after a resume.
+        self.ring: deque[tuple[int, bytes]] = deque(maxlen=replay)
+        #: Frames waiting for a commit: (barrier, data, connection or None for
+        #: "whichever connection is current").
+        self.held: deque[tuple[Barrier, bytes, Connection | None]] = deque()
+        self.watching = False
+        self._on_held = on_held
+        self._max_buffer = max_buffer
+
+    # ----------------------------------------------------------------- sending
+
+    def push(self, frame: Push, barrier: Barrier = None) -> None:
+        """Number ``frame``, keep it for replay and send it (after ``barrier``)."""
+        self.seq += 1
+        data = self.codec.encode(msgspec.structs.replace(frame, seq=self.seq))
+        self.ring.append((self.seq, data))
+        self._emit(data, barrier, None)
+
+    def reply(self, frame: Frame, conn: Connection, barrier: Barrier = None) -> None:
+        """Answer a request that came on ``conn`` (dropped if ``conn`` is gone)."""
+        self._emit(self.codec.encode(frame), barrier, conn)
+
+    def _emit(self, data: bytes, barrier: Barrier, conn: Connection | None) -> None:
+        if self.held or (barrier is not None and not barrier.done()):
+            self.held.append((barrier, data, conn))
+            self._on_held(self)
+        else:
+            self._write(data, conn)
+
+    def flush_held(self) -> bool:
+        """Send held frames whose commit is done; True when none remain."""
+        held = self.held
+        while held:
+            barrier, data, conn = held[0]
+            if barrier is not None and not barrier.done():
+                return False
+            held.popleft()
+            self._write(data, conn)
+        return True
+
+    def _write(self, data: bytes, conn: Connection | None) -> None:
+        current = self.conn
+        if current is None or (conn is not None and conn is not current):
+            return  # pushes stay in the ring; a reply to a closed connection is moot
+        broadcast((current,), data, text=self.codec.text)
+        transport = current.transport
+        if transport is not None and transport.get_write_buffer_size() > self._max_buffer:
+            # The peer is not reading: cut it off rather than buffer without bound.
+            log.warning("slow_consumer", principal=self.principal, role=self.role)
+            self.conn = None
+            asyncio.get_running_loop().create_task(
+                current.close(CloseCode.SLOW_CONSUMER, "slow consumer")
+            )
+
+    # ------------------------------------------------------------------ resume
+
+    def attach(self, conn: Connection, codec: Codec) -> None:
+        if codec is not self.codec:
+            # Re-encode what a resume may replay into the new connection's encoding.
+            old = self.codec
+            self.ring = deque(
+                ((seq, codec.encode(old.decode_server(data))) for seq, data in self.ring),
+                maxlen=self.ring.maxlen,
+            )
+            self.held = deque((b, codec.encode(old.decode_server(d)), c) for b, d, c in self.held)
+            self.codec = codec
+        self.conn = conn
+
+    def missed_since(self, last_seq: int) -> tuple[list[bytes], bool]:
+        """Pushes after ``last_seq`` still held, and whether some were lost."""
+        frames = [data for seq, data in self.ring if seq > last_seq]
+        oldest = self.ring[0][0] if self.ring else self.seq + 1
+        gap = last_seq < self.seq and oldest > last_seq + 1
+        return frames, gap
+
+    def replay(self, frames: list[bytes]) -> None:
+        for data in frames:
+            self._emit(data, None, None)

@@ -1,0 +1,111 @@
+"""Settings: defaults, overridden by a TOML file, overridden by the command line.
+
+The TOML file may also seed queues, accounts (with a plain password, hashed
+on load) and API keys (with their secret). Seeds are upserted into SQLite at
+every start; what supervisors change live is stored there too.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
+from server.core.router import RoutingSettings
+
+
+class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class ServerSection(Section, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    db: str = "switchboard.db"
+    #: Origins allowed to open the websocket besides the server's own page.
+    allowed_origins: list[str] = []
+    #: Directory of the browser client; defaults to the repository's web_client/.
+    web_root: str | None = None
+    #: Seconds connections get to close on shutdown.
+    shutdown_timeout: float = 5.0
+
+
+class LimitsSection(Section, kw_only=True):
+    #: Seconds a new connection has to send its login frame.
+    auth_timeout: float = 10.0
+    #: Largest frame the application reads; larger ones get ``too_large``.
+    max_frame: int = 64 * 1024
+    #: Hard websocket limit; above it the connection is closed with 1009.
+    max_message: int = 1024 * 1024
+    #: Bad frames in a row that close the connection with 1008.
+    max_bad_frames: int = 10
+    #: Failed logins on one connection that close it with 4003.
+    max_failed_logins: int = 3
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    #: Bytes queued to a client that doesn't read before it is cut off (4008).
+    max_write_buffer: int = 1024 * 1024
+    #: Frames per second (and burst) per connection, by role.
+    rate: dict[str, Annotated[float, msgspec.Meta(gt=0)]] = msgspec.field(
+        default_factory=lambda: {
+            "agent": 50.0,
+            "supervisor": 100.0,
+            "bot": 20_000.0,
+            "gateway": 20_000.0,
+        }
+    )
+    burst_seconds: float = 2.0
+    #: Pushes kept per session for replay after a resume.
+    replay: int = 256
+    #: Seconds a resume token stays valid.
+    token_ttl: float = 12 * 3600.0
+
+
+class StorageSection(Section, kw_only=True):
+    #: SQLite ``synchronous``: FULL also survives power loss (an fsync per
+    #: batch, cheap once batched); NORMAL survives a process crash only.
+    synchronous: str = "FULL"
+
+
+class RoutingSection(Section, kw_only=True):
+    grace: float = 60.0
+    max_missed: int = 3
+    reoffer_delay: float = 10.0
+
+    def settings(self) -> RoutingSettings:
+        return RoutingSettings(
+            grace=self.grace, max_missed=self.max_missed, reoffer_delay=self.reoffer_delay
+        )
+
+
+class SeedAccount(AgentConfig, kw_only=True):
+    password: str | None = None
+
+
+class SeedKey(ApiKeyConfig, kw_only=True):
+    secret: str
+
+
+class Settings(Section, kw_only=True):
+    server: ServerSection = msgspec.field(default_factory=ServerSection)
+    limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
+    storage: StorageSection = msgspec.field(default_factory=StorageSection)
+    routing: RoutingSection = msgspec.field(default_factory=RoutingSection)
+    log_level: str = "info"
+    queues: list[QueueConfig] = []
+    agents: list[SeedAccount] = []
+    api_keys: list[SeedKey] = []
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Settings from a TOML file (all keys optional), or the defaults."""
+    if path is None:
+        return Settings()
+    data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        return msgspec.convert(data, Settings)
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"{path}: {exc}") from None

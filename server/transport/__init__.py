@@ -1,0 +1,1 @@
+"""Websocket transport: handshake, authentication, frame dispatch, HTTP extras."""

@@ -1,0 +1,258 @@
+"""What each role may send, and what each frame does.
+
+Handlers validate (via the router, which raises before it mutates), then
+let the runtime commit: persist, reply, push. A handler returns nothing; a
+:class:`RoutingError` it raises becomes an error frame naming the request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+
+from protocol.base import Request
+from protocol.common import Ok, Ping, Pong
+from protocol.config import AgentConfig
+from protocol.errors import CloseCode, ErrorCode
+from protocol.routing import Accept, Decline, End, SetStatus, WrapUpDone
+from protocol.sources import CallHangup, CallIncoming, Created, StartChat
+from protocol.supervision import (
+    ApiKeyCreated,
+    ConfigSnapshot,
+    CreateApiKey,
+    Dashboard,
+    DeleteAgent,
+    DeleteApiKey,
+    DeleteQueue,
+    GetConfig,
+    PutAgent,
+    PutQueue,
+    SetAgentStatus,
+    Unwatch,
+    Watch,
+)
+from protocol.views import Customer
+from server import auth
+from server.core.errors import RoutingError
+from server.runtime import ApiKey, Runtime
+from server.sessions import Session
+from server.storage import change_for
+
+Handler = Callable[[Session, ServerConnection, Any], Awaitable[None] | None]
+
+#: The frames each role may send after logging in.
+ALLOWED: dict[str, frozenset[type[Request]]] = {
+    "agent": frozenset({SetStatus, Accept, Decline, End, WrapUpDone, Ping}),
+    "supervisor": frozenset(
+        {
+            Watch,
+            Unwatch,
+            SetAgentStatus,
+            GetConfig,
+            PutQueue,
+            DeleteQueue,
+            PutAgent,
+            DeleteAgent,
+            CreateApiKey,
+            DeleteApiKey,
+            End,
+            Ping,
+        }
+    ),
+    "bot": frozenset({StartChat, End, Ping}),
+    "gateway": frozenset({CallIncoming, CallHangup, Ping}),
+}
+
+
+def actor(session: Session) -> tuple[str, str]:
+    kind = "key" if session.role in ("bot", "gateway") else session.role
+    return (kind, session.principal)
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.router = runtime.router
+        self.handlers: dict[type, Handler] = {
+            Ping: self.ping,
+            SetStatus: self.set_status,
+            Accept: self.accept,
+            Decline: self.decline,
+            End: self.end,
+            WrapUpDone: self.wrap_up_done,
+            StartChat: self.start_chat,
+            CallIncoming: self.call_incoming,
+            CallHangup: self.call_hangup,
+            Watch: self.watch,
+            Unwatch: self.unwatch,
+            SetAgentStatus: self.set_agent_status,
+            GetConfig: self.get_config,
+            PutQueue: self.put_queue,
+            DeleteQueue: self.delete_queue,
+            PutAgent: self.put_agent,
+            DeleteAgent: self.delete_agent,
+            CreateApiKey: self.create_api_key,
+            DeleteApiKey: self.delete_api_key,
+        }
+
+    def ok(self, s: Session, conn: ServerConnection, f: Request) -> None:
+        self.rt.commit(s, Ok(id=f.id), conn)
+
+    # ------------------------------------------------------------ every role
+
+    def ping(self, s: Session, conn: ServerConnection, f: Ping) -> None:
+        self.rt.commit(s, Pong(id=f.id, server_time=self.rt.clock()), conn)
+
+    def end(self, s: Session, conn: ServerConnection, f: End) -> None:
+        self.router.end(f.interaction, actor(s), f.reason)
+        self.ok(s, conn, f)
+
+    # ---------------------------------------------------------------- agents
+
+    def set_status(self, s: Session, conn: ServerConnection, f: SetStatus) -> None:
+        self.router.set_status(s.principal, f.status, f.reason)
+        self.ok(s, conn, f)
+
+    def accept(self, s: Session, conn: ServerConnection, f: Accept) -> None:
+        self.router.accept(s.principal, f.offer)
+        self.ok(s, conn, f)
+
+    def decline(self, s: Session, conn: ServerConnection, f: Decline) -> None:
+        self.router.decline(s.principal, f.offer)
+        self.ok(s, conn, f)
+
+    def wrap_up_done(self, s: Session, conn: ServerConnection, f: WrapUpDone) -> None:
+        self.router.finish_wrap_up(s.principal)
+        self.ok(s, conn, f)
+
+    # -------------------------------------------------------- bots, gateway
+
+    def _key(self, s: Session) -> ApiKey:
+        return self.rt.keys[s.principal]
+
+    def _check_queue(self, s: Session, queue: str) -> None:
+        if queue not in self._key(s).cfg.queues:
+            raise RoutingError(ErrorCode.FORBIDDEN, f"this key may not use queue {queue!r}")
+
+    def start_chat(self, s: Session, conn: ServerConnection, f: StartChat) -> None:
+        self._check_queue(s, f.queue)
+        source = self._key(s).cfg.source
+        ix = self.router.create("chat", f.queue, s.principal, f.customer, source=source)
+        self.rt.commit(s, Created(id=f.id, interaction=ix.view()), conn)
+
+    def call_incoming(self, s: Session, conn: ServerConnection, f: CallIncoming) -> None:
+        queue = f.queue
+        if queue is None:
+            # Until inbox numbers exist, a dialed number may name a queue.
+            queue = f.dialed if f.dialed in self.router.queues else None
+        if queue is None:
+            raise RoutingError(ErrorCode.INVALID, f"no queue for dialed number {f.dialed!r}")
+        self._check_queue(s, queue)
+        customer = Customer(phone=f.caller)
+        ix = self.router.create("call", queue, s.principal, customer, "phone", call_id=f.call_id)
+        self.rt.commit(s, Created(id=f.id, interaction=ix.view()), conn)
+
+    def call_hangup(self, s: Session, conn: ServerConnection, f: CallHangup) -> None:
+        ix = self.router.calls.get(f.call_id)
+        if ix is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no live call {f.call_id!r}")
+        self.router.end(ix.id, actor(s), f.cause)
+        self.ok(s, conn, f)
+
+    # ------------------------------------------------------------ supervisors
+
+    def watch(self, s: Session, conn: ServerConnection, f: Watch) -> None:
+        self.rt.set_watching(s, True)
+        agents = [a.view() for a in sorted(self.router.agents.values(), key=lambda a: a.order)]
+        queues = [self.router.queue_stats(q) for q in self.router.queues]
+        self.rt.commit(s, Dashboard(id=f.id, agents=agents, queues=queues), conn)
+
+    def unwatch(self, s: Session, conn: ServerConnection, f: Unwatch) -> None:
+        self.rt.set_watching(s, False)
+        self.ok(s, conn, f)
+
+    def set_agent_status(self, s: Session, conn: ServerConnection, f: SetAgentStatus) -> None:
+        self.router.set_status(f.agent, f.status, f.reason)
+        self.ok(s, conn, f)
+
+    def get_config(self, s: Session, conn: ServerConnection, f: GetConfig) -> None:
+        self.rt.commit(
+            s,
+            ConfigSnapshot(
+                id=f.id,
+                queues=list(self.router.queues.values()),
+                agents=[a.cfg for a in self.rt.accounts.values()],
+                api_keys=[k.cfg for k in self.rt.keys.values()],
+            ),
+            conn,
+        )
+
+    def put_queue(self, s: Session, conn: ServerConnection, f: PutQueue) -> None:
+        self.router.put_queue(f.queue)
+        self.ok(s, conn, f)
+
+    def delete_queue(self, s: Session, conn: ServerConnection, f: DeleteQueue) -> None:
+        self.router.delete_queue(f.queue)
+        self.ok(s, conn, f)
+
+    async def put_agent(self, s: Session, conn: ServerConnection, f: PutAgent) -> None:
+        cfg: AgentConfig = f.agent
+        old = self.rt.accounts.get(cfg.username)
+        if old is None and f.password is None:
+            raise RoutingError(ErrorCode.INVALID, "a new account needs a password")
+        if old is not None and old.cfg.role == "agent" and cfg.role != "agent":
+            agent = self.router.agents[cfg.username]
+            if agent.connected or agent.offer or agent.interaction:
+                raise RoutingError(ErrorCode.CONFLICT, "log the agent out before changing role")
+        extra = []
+        if f.password is not None:
+            password_hash = await auth.hash_password_async(f.password)
+            # The account may have changed while the hash was computed; start over.
+            if self.rt.accounts.get(cfg.username) is not old:
+                raise RoutingError(ErrorCode.CONFLICT, "the account changed meanwhile, try again")
+        else:
+            assert old is not None
+            password_hash = old.password_hash
+        extra.append(change_for("agent", cfg))
+        if f.password is not None:
+            extra.append(change_for("password", (cfg.username, password_hash)))
+        self.rt.put_account(cfg, password_hash)
+        self.rt.commit(s, Ok(id=f.id), conn, extra=extra)
+
+    def delete_agent(self, s: Session, conn: ServerConnection, f: DeleteAgent) -> None:
+        account = self.rt.accounts.get(f.username)
+        if account is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no account {f.username!r}")
+        if f.username == s.principal:
+            raise RoutingError(ErrorCode.CONFLICT, "you cannot delete your own account")
+        if account.cfg.role == "agent":
+            self.router.delete_agent(f.username)
+        else:
+            live = self.rt.sessions.get(("supervisor", f.username))
+            if live is not None and live.conn is not None:
+                raise RoutingError(ErrorCode.CONFLICT, f"{f.username!r} is logged in")
+        del self.rt.accounts[f.username]
+        self.rt.forget_tokens(f.username)
+        self.rt.commit(s, Ok(id=f.id), conn, extra=[change_for("agent_deleted", f.username)])
+
+    def create_api_key(self, s: Session, conn: ServerConnection, f: CreateApiKey) -> None:
+        if f.key.id in self.rt.keys:
+            raise RoutingError(ErrorCode.CONFLICT, f"key {f.key.id!r} exists")
+        secret = auth.new_secret(auth.API_KEY_PREFIX)
+        key = ApiKey(f.key, auth.secret_hash(secret))
+        self.rt.put_key(key)
+        change = change_for("api_key", (key.cfg, key.secret_hash))
+        reply = ApiKeyCreated(id=f.id, key_id=key.cfg.id, api_key=secret)
+        self.rt.commit(s, reply, conn, extra=[change])
+
+    def delete_api_key(self, s: Session, conn: ServerConnection, f: DeleteApiKey) -> None:
+        key = self.rt.keys.pop(f.key_id, None)
+        if key is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no key {f.key_id!r}")
+        self.rt.keys_by_hash.pop(key.secret_hash, None)
+        live = self.rt.sessions.get(("key", f.key_id))
+        if live is not None and live.conn is not None:
+            self.rt.spawn(live.conn.close(CloseCode.AUTH_FAILED, "API key revoked"))
+        self.rt.commit(s, Ok(id=f.id), conn, extra=[change_for("api_key_deleted", f.key_id)])
