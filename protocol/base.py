@@ -7,9 +7,15 @@ changes the wire.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
-RequestId = int | str
+#: A request id: an integer JavaScript can hold exactly, or a short string.
+RequestId = (
+    Annotated[int, msgspec.Meta(ge=-(2**53) + 1, le=2**53 - 1)]
+    | Annotated[str, msgspec.Meta(max_length=64)]
+)
 
 
 class Frame(msgspec.Struct, tag_field="type", kw_only=True, omit_defaults=True):

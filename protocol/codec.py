@@ -26,6 +26,9 @@ class FrameError(Exception):
         self.request_id = request_id
 
 
+_TOO_DEEP = "frame is nested too deeply"
+
+
 class _Probe(msgspec.Struct):
     """Just enough of a bad frame to name it in the error reply."""
 
@@ -63,12 +66,18 @@ class Codec:
             raise self._explain(data, str(exc)) from None
         except msgspec.DecodeError as exc:
             raise FrameError(ErrorCode.MALFORMED, f"cannot decode frame: {exc}") from None
+        except RecursionError:
+            # msgspec raises RecursionError (not DecodeError) for input nested
+            # deeper than the interpreter's recursion limit: ~1000 brackets.
+            raise FrameError(ErrorCode.MALFORMED, _TOO_DEEP) from None
 
     def _explain(self, data: bytes | str, detail: str) -> FrameError:
         try:
             probe = self._probe.decode(data)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return FrameError(ErrorCode.MALFORMED, "a frame must be an object with a 'type'")
+        except RecursionError:
+            return FrameError(ErrorCode.MALFORMED, _TOO_DEEP)
         request_id = probe.id if isinstance(probe.id, int | str) else None
         if isinstance(probe.id, bool):
             request_id = None

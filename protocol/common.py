@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.base import Frame, Reply, Request, RequestId
-from protocol.errors import ErrorCode
 
 
 class Ping(Request, tag="ping", kw_only=True):
@@ -28,6 +27,8 @@ class Error(Frame, tag="error", kw_only=True):
     """
 
     id: RequestId | None = None
-    code: ErrorCode
+    #: One of :class:`ErrorCode`; typed as a string so that clients keep
+    #: working when a later server adds a code.
+    code: str
     message: str
     details: dict[str, Any] = {}

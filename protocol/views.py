@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+import msgspec
 
 from protocol.base import Record
 from protocol.config import Channel
@@ -15,11 +17,11 @@ InteractionStatus = Literal["waiting", "assigning", "assigned", "transferring", 
 class Customer(Record, kw_only=True):
     """Who is on the other side, as the source knows them."""
 
-    name: str = ""
-    phone: str = ""
-    email: str = ""
+    name: Annotated[str, msgspec.Meta(max_length=256)] = ""
+    phone: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    email: Annotated[str, msgspec.Meta(max_length=256)] = ""
     #: The source's own id of the user (Telegram user id, web-chat visitor...).
-    external_id: str = ""
+    external_id: Annotated[str, msgspec.Meta(max_length=256)] = ""
 
 
 class InteractionView(Record, kw_only=True):

@@ -22,13 +22,14 @@ from websockets.typing import Subprotocol
 
 from protocol import PROTOCOL_VERSION
 from protocol.errors import CloseCode
+from protocol.schema import load_schema_text
 from protocol.version import SUBPROTOCOLS
 from server import __version__
 from server.runtime import Runtime
 from server.settings import Settings
 from server.storage import Store
 from server.transport.connection import ConnectionHandler
-from server.transport.http import DEFAULT_WEB_ROOT, SCHEMA, StaticFiles, is_websocket, respond, text
+from server.transport.http import DEFAULT_WEB_ROOT, StaticFiles, is_websocket, respond, text
 
 log = structlog.get_logger(__name__)
 
@@ -119,7 +120,7 @@ class App:
             self._agent_gauges()
             return respond(200, m.render(), "text/plain; version=0.0.4; charset=utf-8")
         if path == "/schema.json":
-            return respond(200, SCHEMA.read_bytes(), "application/json")
+            return respond(200, load_schema_text().encode(), "application/json")
         return self.static.get(path)
 
     def _agent_gauges(self) -> None:

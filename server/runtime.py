@@ -182,11 +182,13 @@ class Runtime:
         reply: Frame | None = None,
         conn: Any = None,
         extra: Iterable[Change] = (),
+        replay: list[bytes] | None = None,
     ) -> Barrier:
         """Carry out the router's effects (and ``extra`` rows): persist, then send.
 
-        ``reply`` goes to ``origin`` first, then the pushes, all held until the
-        rows are committed.
+        ``reply`` goes to ``origin`` first, then ``replay`` (pushes a resumed
+        session missed), then the new pushes, all held until the rows are
+        committed.
         """
         effects = self.router.take_effects()
         changes = [change_for(e.kind, e.row) for e in effects if isinstance(e, Persist)]
@@ -200,6 +202,8 @@ class Runtime:
                 return None
         if origin is not None and reply is not None:
             origin.reply(reply, conn, barrier)
+            if replay:
+                origin.replay(replay)
         for e in effects:
             if isinstance(e, Send):
                 self.deliver(e.to, e.frame, barrier)

@@ -117,7 +117,7 @@ class ConnectionHandler:
         session: Session | None = None,
     ) -> None:
         self.rt.metrics.errors.labels(code.value).inc()
-        frame = Error(id=request_id, code=code, message=message)
+        frame = Error(id=request_id, code=code.value, message=message)
         if session is not None:
             session.reply(frame, ws)  # behind anything already held for it
         else:
@@ -166,7 +166,7 @@ class ConnectionHandler:
             self._bad(gate)
             return None
         if kind not in ALLOWED[s.role]:
-            message = f"a {s.role} may not send {kind.__struct_config__.tag!r}"
+            message = f"role {s.role!r} may not send {kind.__struct_config__.tag!r}"
             self._error(ws, codec, ErrorCode.FORBIDDEN, message, frame.id, s)
             self._bad(gate)
             return None
@@ -307,8 +307,7 @@ class ConnectionHandler:
             welcome.agent = agent.view()
             welcome.offer = agent.offer.view() if agent.offer else None
             welcome.interactions = [agent.interaction.view()] if agent.interaction else []
-        rt.commit(session, welcome, ws, extra=extra)
-        session.replay(frames)
+        rt.commit(session, welcome, ws, extra=extra, replay=frames)
         log.info("logged_in", role=role, principal=username, resumed=resume is not None)
         return session
 
@@ -332,8 +331,7 @@ class ConnectionHandler:
             replay_gap=gap,
             interactions=[ix.view() for ix in owned.values()],
         )
-        rt.commit(session, welcome, ws)
-        session.replay(frames)
+        rt.commit(session, welcome, ws, replay=frames)
         log.info("logged_in", role=role, principal=key_id)
         return session
 

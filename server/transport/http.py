@@ -13,7 +13,6 @@ from pathlib import Path
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-SCHEMA = Path(__file__).resolve().parents[2] / "protocol" / "schema.json"
 DEFAULT_WEB_ROOT = Path(__file__).resolve().parents[2] / "web_client"
 
 _TYPES = {

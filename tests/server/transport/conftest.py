@@ -54,8 +54,11 @@ class RawClient:
         await self.flush()
 
     async def read_some(self) -> bool:
-        """Read once from the socket; False at end of stream."""
-        data = await self.loop.sock_recv(self.sock, 65536)
+        """Read once from the socket; False at end of stream (or reset)."""
+        try:
+            data = await self.loop.sock_recv(self.sock, 65536)
+        except ConnectionResetError:
+            data = b""
         if data:
             self.proto.receive_data(data)
         else:

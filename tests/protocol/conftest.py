@@ -1,0 +1,207 @@
+"""Shared by the protocol tests: the ``codec`` fixture and one sample of every frame.
+
+Every test that takes ``codec`` runs once for JSON and once for MessagePack.
+Tests that take ``client_frame`` or ``server_frame`` run once per sample below.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from protocol.auth import Login, LoginKey, OfferView, Resume, Welcome
+from protocol.codec import JSON, MSGPACK, Codec
+from protocol.common import Error, Ok, Ping, Pong
+from protocol.config import AgentConfig, ApiKeyConfig, Device, QueueConfig
+from protocol.errors import ErrorCode
+from protocol.routing import (
+    Accept,
+    AgentChanged,
+    Decline,
+    End,
+    InteractionChanged,
+    OfferClosed,
+    Offered,
+    SetStatus,
+    WrapUpDone,
+)
+from protocol.sources import CallHangup, CallIncoming, Created, StartChat
+from protocol.supervision import (
+    ApiKeyCreated,
+    ConfigSnapshot,
+    CreateApiKey,
+    Dashboard,
+    DeleteAgent,
+    DeleteApiKey,
+    DeleteQueue,
+    GetConfig,
+    PutAgent,
+    PutQueue,
+    QueueFigures,
+    SetAgentStatus,
+    Unwatch,
+    Watch,
+)
+from protocol.views import AgentView, Customer, InteractionView, QueueStats
+
+NOW = 1_718_000_000.25
+
+CUSTOMER = Customer(
+    name="Zoë Ångström", phone="+442071838750", email="zoe@example.org", external_id="tg:48151623"
+)
+CHAT = InteractionView(
+    id="ch-000042",
+    channel="chat",
+    queue="sales",
+    status="waiting",
+    customer=CUSTOMER,
+    source="telegram",
+    created_at=NOW,
+)
+CALL = InteractionView(
+    id="ca-000007",
+    channel="call",
+    queue="support",
+    status="assigned",
+    customer=Customer(phone="+15551234567"),
+    created_at=NOW - 30.5,
+    agent="alice",
+    accepted_at=NOW - 12.0,
+)
+ENDED = msgspec.structs.replace(
+    CHAT,
+    status="ended",
+    agent="alice",
+    accepted_at=NOW + 3.5,
+    ended_at=NOW + 95.0,
+    end_reason="agent",
+)
+ALICE = AgentView(
+    username="alice",
+    display_name="Alice Martín",
+    status="ready",
+    state="busy",
+    connected=True,
+    since=NOW,
+    interaction=CALL.id,
+)
+BOB = AgentView(
+    username="bob", status="not_ready", reason="lunch", state="idle", connected=False, since=NOW
+)
+SALES = QueueConfig(
+    id="sales",
+    name="Sales (EN)",
+    channel="chat",
+    skills={"english": 5, "sales": 3},
+    strategy="skill_level",
+    offer_timeout=15.0,
+    wrap_up=30.0,
+    max_wait=600.0,
+    overflow="sales-backup",
+    priority=10,
+)
+ALICE_CONFIG = AgentConfig(
+    username="alice",
+    display_name="Alice Martín",
+    skills={"english": 8, "sales": 4},
+    channels=["chat", "call"],
+    extension="2101",
+    devices=[Device(id="softphone", label="Browser", address="sip:2101@pbx.example.org")],
+    inboxes=["sales", "support"],
+)
+TELEGRAM_KEY = ApiKeyConfig(
+    id="tg-bot", role="bot", name="Telegram bridge", source="telegram", queues=["sales"]
+)
+QUEUE_STATS = QueueStats(
+    queue="sales", waiting=3, oldest_wait=42.5, offered=1, active=7, ready_agents=2
+)
+
+#: One realistic instance of every client frame, in the order of ``CLIENT_FRAMES``.
+CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
+    Login(id=1, username="alice", password="correct horse battery staple"),
+    LoginKey(id="k1", api_key="sbk_tg-bot_Zr1pQ9xY4w"),
+    Resume(id=2, token="st_8f14e45fceea167a5a36dedd4bea2543", last_seq=17),
+    Ping(id=3),
+    SetStatus(id=4, status="not_ready", reason="lunch"),
+    Accept(id=5, offer="of-000101"),
+    Decline(id=6, offer="of-000102"),
+    End(id=7, interaction="ch-000042", reason="resolved"),
+    WrapUpDone(id=8),
+    StartChat(
+        id="c-9",
+        queue="sales",
+        customer=CUSTOMER,
+        text="Hi! Is the blue one in stock? 👋",
+        welcome="Hello, an agent will be with you shortly.",
+    ),
+    CallIncoming(id=10, call_id="pbx-1718000000.42", caller="+15551234567", dialed="+18005550100"),
+    CallHangup(id=11, call_id="pbx-1718000000.42", cause="user_busy"),
+    Watch(id=12),
+    Unwatch(id=13),
+    SetAgentStatus(id=14, agent="bob", status="ready"),
+    GetConfig(id=15),
+    PutQueue(id=16, queue=SALES),
+    DeleteQueue(id=17, queue="old-queue"),
+    PutAgent(id=18, agent=ALICE_CONFIG, password="s3cret-enough"),
+    DeleteAgent(id=19, username="carol"),
+    CreateApiKey(id=20, key=TELEGRAM_KEY),
+    DeleteApiKey(id=21, key_id="tg-bot"),
+)
+
+#: One realistic instance of every server frame, in the order of ``SERVER_FRAMES``.
+SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
+    Welcome(
+        id=1,
+        protocol="1.0",
+        server="switchboard/0.1.0",
+        role="agent",
+        principal="alice",
+        display_name="Alice Martín",
+        session_token="st_8f14e45fceea167a5a36dedd4bea2543",
+        token_expires_at=NOW + 43_200,
+        resumed=True,
+        replayed=2,
+        agent=ALICE,
+        offer=OfferView(offer="of-000101", interaction=CHAT, expires_at=NOW + 20),
+        interactions=[CALL],
+    ),
+    Ok(id=5),
+    Error(
+        id=6,
+        code=ErrorCode.CONFLICT,
+        message="offer of-000102 is no longer open",
+        details={"offer": "of-000102", "outcome": "timed_out"},
+    ),
+    Pong(id=3, server_time=NOW),
+    Created(id="c-9", interaction=CHAT),
+    Dashboard(id=12, agents=[ALICE, BOB], queues=[QUEUE_STATS]),
+    ConfigSnapshot(id=15, queues=[SALES], agents=[ALICE_CONFIG], api_keys=[TELEGRAM_KEY]),
+    ApiKeyCreated(id=20, key_id="tg-bot", api_key="sbk_tg-bot_Zr1pQ9xY4w"),
+    Offered(seq=1, offer="of-000101", interaction=CHAT, expires_at=NOW + 20, timeout=20.0),
+    OfferClosed(seq=2, offer="of-000101", interaction="ch-000042", outcome="accepted"),
+    AgentChanged(seq=3, agent=ALICE),
+    InteractionChanged(seq=4, interaction=ENDED),
+    QueueFigures(seq=5, queues=[QUEUE_STATS]),
+)
+
+
+def _tag(frame: object) -> str:
+    return type(frame).__struct_config__.tag  # type: ignore[attr-defined]
+
+
+@pytest.fixture(params=[JSON, MSGPACK], ids=["json", "msgpack"])
+def codec(request: pytest.FixtureRequest) -> Codec:
+    """Each encoding in turn."""
+    return request.param
+
+
+@pytest.fixture
+def samples() -> dict[str, tuple[msgspec.Struct, ...]]:
+    """Every sample at once, by direction (for coverage checks)."""
+    return {"client": CLIENT_SAMPLES, "server": SERVER_SAMPLES}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for name, samples in (("client_frame", CLIENT_SAMPLES), ("server_frame", SERVER_SAMPLES)):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, samples, ids=[_tag(s) for s in samples])
