@@ -20,7 +20,7 @@ import structlog
 
 from protocol.base import Frame, Push
 from protocol.codec import Codec
-from protocol.config import AgentConfig, ApiKeyConfig
+from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
 from protocol.routing import Offered
 from protocol.supervision import QueueFigures
 from protocol.views import QueueStats
@@ -59,6 +59,27 @@ def make_id_factory() -> Callable[[str], str]:
     return new_id
 
 
+def overflow_order(queues: list[QueueConfig]) -> list[QueueConfig]:
+    """``queues`` with every overflow target before the queues that use it
+    (the router checks that a target exists), whatever order the file used."""
+    by_id = {q.id: q for q in queues}
+    out: list[QueueConfig] = []
+    placed: set[str] = set()
+
+    def place(q: QueueConfig, path: tuple[str, ...]) -> None:
+        if q.id in placed or q.id in path:
+            return  # a loop is reported by the router
+        target = by_id.get(q.overflow or "")
+        if target is not None:
+            place(target, (*path, q.id))
+        placed.add(q.id)
+        out.append(q)
+
+    for q in queues:
+        place(q, ())
+    return out
+
+
 class Runtime:
     def __init__(
         self,
@@ -94,9 +115,9 @@ class Runtime:
         """Load the database, apply the settings' seeds, restore live state."""
         loaded = await self.store.load(self.clock())
         router = self.router
-        for q in loaded.queues:
-            router.put_queue(q)
-        for q in self.settings.queues:
+        seeded = {q.id for q in self.settings.queues}
+        queues = [q for q in loaded.queues if q.id not in seeded] + self.settings.queues
+        for q in overflow_order(queues):
             router.put_queue(q)
         for cfg, pw in loaded.accounts:
             self.put_account(cfg, pw)
