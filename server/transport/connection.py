@@ -35,6 +35,11 @@ from server.transport.dispatch import ALLOWED, Dispatcher
 log = structlog.get_logger(__name__)
 
 
+def _peer(ws: ServerConnection) -> str:
+    addr = ws.remote_address
+    return f"{addr[0]}:{addr[1]}" if isinstance(addr, tuple) else str(addr)
+
+
 class Closing(Exception):
     """Stop reading: the connection is being closed with ``code``."""
 
@@ -77,6 +82,8 @@ class ConnectionHandler:
         self.dispatch = Dispatcher(runtime)
 
     async def __call__(self, ws: ServerConnection) -> None:
+        # Every log line of this connection's task carries its id and peer.
+        structlog.contextvars.bind_contextvars(conn=str(ws.id)[:8], peer=_peer(ws))
         codec = codec_for(ws.subprotocol)
         limits = self.limits
         gate = Gate(limits.rate["agent"], limits.rate["agent"] * limits.burst_seconds)
@@ -85,6 +92,7 @@ class ConnectionHandler:
             async with asyncio.timeout(limits.auth_timeout):
                 while session is None:
                     session = await self._authenticate(ws, codec, gate, await ws.recv())
+            structlog.contextvars.bind_contextvars(role=session.role, principal=session.principal)
             rate = limits.rate.get(session.role, limits.rate["agent"])
             gate = Gate(rate, max(1.0, rate * limits.burst_seconds))
             self.rt.metrics.connections.labels(session.role).inc()
