@@ -12,6 +12,7 @@ from protocol.config import Channel
 AgentStatus = Literal["offline", "not_ready", "ready"]
 AgentActivity = Literal["idle", "offered", "busy", "wrap_up"]
 InteractionStatus = Literal["waiting", "assigning", "assigned", "transferring", "ended", "failed"]
+ChatState = Literal["new", "in_progress", "completed"]
 
 
 class Customer(Record, kw_only=True):
@@ -36,6 +37,12 @@ class InteractionView(Record, kw_only=True):
     accepted_at: float | None = None
     ended_at: float | None = None
     end_reason: str | None = None
+    #: Chats only: new / in_progress / completed (none while never accepted).
+    chat_state: ChatState | None = None
+    #: The identified contact, when there is one.
+    contact: str | None = None
+    #: The chat this one continues (a customer wrote after it was completed).
+    previous: str | None = None
 
 
 class AgentView(Record, kw_only=True):

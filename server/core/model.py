@@ -12,6 +12,7 @@ from protocol.views import (
     AgentActivity,
     AgentStatus,
     AgentView,
+    ChatState,
     Customer,
     InteractionStatus,
     InteractionView,
@@ -97,6 +98,9 @@ class Interaction:
     accepted_at: float | None = None
     ended_at: float | None = None
     end_reason: str | None = None
+    chat_state: ChatState | None = None
+    contact: str | None = None
+    previous: str | None = None
     offer: Offer | None = None
     #: Agents that declined or missed it, and until when they are skipped.
     excluded: dict[str, float] = field(default_factory=dict)
@@ -123,6 +127,9 @@ class Interaction:
             accepted_at=self.accepted_at,
             ended_at=self.ended_at,
             end_reason=self.end_reason,
+            chat_state=self.chat_state,
+            contact=self.contact,
+            previous=self.previous,
         )
 
     def record(self) -> InteractionRecord:
@@ -144,6 +151,9 @@ class Interaction:
             accepted_at=self.accepted_at,
             ended_at=self.ended_at,
             end_reason=self.end_reason,
+            chat_state=self.chat_state,
+            contact=self.contact,
+            previous=self.previous,
         )
 
 
@@ -167,6 +177,9 @@ class InteractionRecord(msgspec.Struct, kw_only=True, frozen=True):
     accepted_at: float | None = None
     ended_at: float | None = None
     end_reason: str | None = None
+    chat_state: ChatState | None = None
+    contact: str | None = None
+    previous: str | None = None
 
 
 def eligible(agent: AgentConfig, queue: QueueConfig) -> bool:

@@ -83,6 +83,10 @@ class Router:
         self.by_owner: dict[str, dict[str, Interaction]] = {}
         #: Supervisors watching: only then are agent changes pushed to them.
         self.watching = False
+        #: Extensions (chats, calls...): timers of their own kinds, and what
+        #: to do when an interaction ends. Called inside the same command.
+        self.timer_handlers: dict[str, Callable[[str, float], None]] = {}
+        self.on_end: list[Callable[[Interaction], None]] = []
         self._lines: dict[str, WaitingLine] = {}
         self._pools: dict[str, AgentPool] = {}
         self._members: dict[str, dict[str, Agent]] = {}
@@ -242,6 +246,9 @@ class Router:
                 source=rec.source,
                 call_id=rec.call_id,
                 accepted_at=rec.accepted_at,
+                chat_state=rec.chat_state,
+                contact=rec.contact,
+                previous=rec.previous,
             )
             if rec.band == 1:
                 self._next_order = max(self._next_order, rec.order + 1)
@@ -330,10 +337,13 @@ class Router:
         ix.offer = agent.offer = None
         ix.status = step(INTERACTION, "interaction", ix.status, "accept")
         ix.agent, ix.accepted_at = username, now
+        if ix.channel == "chat" and ix.chat_state is None:
+            ix.chat_state = "new"
         agent.state = step(AGENT_STATE, "agent", agent.state, "accept")
         agent.interaction = ix
         agent.missed = 0
         self._save(ix)
+        self._persist("handled", (ix.id, username, now))
         self._send(
             fx.agent(username), OfferClosed(offer=offer.id, interaction=ix.id, outcome="accepted")
         )
@@ -422,6 +432,8 @@ class Router:
         customer: Customer | None = None,
         source: str = "",
         call_id: str | None = None,
+        contact: str | None = None,
+        previous: str | None = None,
     ) -> Interaction:
         """A bot's chat or a gateway's call arrives in ``queue_id``."""
         queue = self.queues.get(queue_id)
@@ -445,6 +457,8 @@ class Router:
             customer=customer or Customer(),
             source=source,
             call_id=call_id,
+            contact=contact,
+            previous=previous,
         )
         self._next_order += 1
         self._track(ix)
@@ -459,7 +473,7 @@ class Router:
         if ix is None:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no live interaction {interaction_id!r}")
         kind, who = actor
-        allowed = kind == "supervisor" or (kind == "key" and ix.owner == who)
+        allowed = kind in ("supervisor", "system") or (kind == "key" and ix.owner == who)
         allowed = allowed or (kind == "agent" and ix.agent == who and ix.status == "assigned")
         if not allowed:
             raise RoutingError(ErrorCode.FORBIDDEN, f"interaction {interaction_id!r} is not yours")
@@ -475,9 +489,13 @@ class Router:
             ix.status = step(INTERACTION, "interaction", ix.status, "end")
             ix.end_reason = reason or f"ended_by_{kind}"
         ix.ended_at = now
+        if ix.channel == "chat":
+            ix.chat_state = "completed"
         self._untrack(ix)
         self._save(ix)
         self._interaction_changed(ix)
+        for hook in self.on_end:
+            hook(ix)
         if agent is not None and agent.interaction is ix:
             agent.interaction = None
             agent.state = step(AGENT_STATE, "agent", agent.state, "end")
@@ -489,6 +507,25 @@ class Router:
             else:
                 self._finish_wrap_up(agent)
         return ix
+
+    def set_timer(self, when: float, kind: str, ref: str) -> None:
+        """Ask to be called back (``timer_handlers[kind](ref, now)``) at ``when``."""
+        self._timers.set(when, kind, ref)
+
+    def set_contact(self, interaction_id: str, contact: str | None) -> Interaction:
+        """Link a live interaction to the contact identified for it."""
+        ix = self.interactions.get(interaction_id)
+        if ix is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no live interaction {interaction_id!r}")
+        if ix.contact != contact:
+            ix.contact = contact
+            self.touch(ix)
+        return ix
+
+    def touch(self, ix: Interaction) -> None:
+        """Persist and announce a change an extension made to ``ix``."""
+        self._save(ix)
+        self._interaction_changed(ix)
 
     def _track(self, ix: Interaction) -> None:
         self.interactions[ix.id] = ix
@@ -600,6 +637,8 @@ class Router:
                     limit = self.queues[ix.queue].max_wait
                     if limit and ix.enqueued_at + limit <= now:
                         self._overflow(ix)
+            elif kind in self.timer_handlers:
+                self.timer_handlers[kind](ref, now)
             elif kind == "reoffer":
                 ix = self.interactions.get(ref)
                 if ix is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from protocol.views import AgentActivity, InteractionStatus
+from protocol.views import AgentActivity, ChatState, InteractionStatus
 from server.core.errors import IllegalTransition
 
 S = TypeVar("S", bound=str)
@@ -54,6 +54,16 @@ INTERACTION: dict[tuple[InteractionStatus, str], InteractionStatus] = {
 }
 
 FINAL_INTERACTION = frozenset({"ended", "failed"})
+
+#: The agent's view of a chat (seed 003): accepted, written to, ended.
+CHAT: dict[tuple[ChatState, str], ChatState] = {
+    ("new", "agent_message"): "in_progress",
+    ("new", "set_in_progress"): "in_progress",
+    ("in_progress", "agent_message"): "in_progress",
+    ("in_progress", "set_in_progress"): "in_progress",
+    ("new", "end"): "completed",
+    ("in_progress", "end"): "completed",
+}
 
 
 def step(table: dict[tuple[S, str], S], machine: str, state: S, event: str) -> S:

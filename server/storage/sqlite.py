@@ -25,7 +25,8 @@ _json = msgspec.json.Encoder()
 UPSERT_INTERACTION = (
     "INSERT OR REPLACE INTO interactions (id, channel, queue, owner, status, created_at,"
     " enqueued_at, priority, band, ord, customer, source, call_id, agent, accepted_at,"
-    " ended_at, end_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ended_at, end_reason, chat_state, contact, previous)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 
 
@@ -50,6 +51,9 @@ def interaction_change(r: InteractionRecord) -> Change:
             r.accepted_at,
             r.ended_at,
             r.end_reason,
+            r.chat_state,
+            r.contact,
+            r.previous,
         ),
     )
 
@@ -59,6 +63,11 @@ def interaction_change(r: InteractionRecord) -> Change:
 def change_for(kind: str, row: Any) -> Change:
     if kind == "interaction":
         return interaction_change(row)
+    if kind == "handled":  # (interaction, agent, at)
+        return (
+            "INSERT OR IGNORE INTO interaction_agents (interaction, agent, at) VALUES (?, ?, ?)",
+            row,
+        )
     if kind == "agent_status":
         return (
             "INSERT OR REPLACE INTO agent_status (username, status, reason) VALUES (?,?,?)",
@@ -128,11 +137,15 @@ class Store:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (one per batch).
         db = await aiosqlite.connect(str(path), isolation_level=None)
-        await db.execute("PRAGMA journal_mode = WAL")
-        await db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        await db.execute("PRAGMA foreign_keys = ON")
-        await db.execute("PRAGMA busy_timeout = 5000")
-        await migrate(db)
+        try:
+            await db.execute("PRAGMA journal_mode = WAL")
+            await db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await db.execute("PRAGMA busy_timeout = 5000")
+            await migrate(db)
+        except BaseException:
+            await db.close()  # a refused database must not leak its connection thread
+            raise
         store = cls(db, str(path))
         store.writer.start()
         return store
@@ -160,7 +173,8 @@ class Store:
             out.sessions = [(r[0], r[1], r[2]) async for r in cur]
         async with db.execute(
             "SELECT id, channel, queue, owner, status, created_at, enqueued_at, priority, band,"
-            " ord, customer, source, call_id, agent, accepted_at, ended_at, end_reason"
+            " ord, customer, source, call_id, agent, accepted_at, ended_at, end_reason,"
+            " chat_state, contact, previous"
             " FROM interactions WHERE status NOT IN ('ended', 'failed')"
         ) as cur:
             out.interactions = [
@@ -182,6 +196,9 @@ class Store:
                     accepted_at=r[14],
                     ended_at=r[15],
                     end_reason=r[16],
+                    chat_state=r[17],
+                    contact=r[18],
+                    previous=r[19],
                 )
                 async for r in cur
             ]

@@ -88,7 +88,9 @@ class BatchWriter:
             future.set_result(None)
             if self.on_commit:
                 self.on_commit()
-            if self._future is not None:
+            # Also when closing: close()'s wake-up may have merged with the one
+            # that started this batch, and nobody else would wake us to return.
+            if self._future is not None or self._closing:
                 self._wake.set()
 
     async def _commit(self, changes: list[Change]) -> None:
