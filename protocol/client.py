@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 from websockets.typing import Origin, Subprotocol
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
@@ -78,7 +79,8 @@ class Client:
         await self.close()
 
     async def close(self) -> None:
-        await self.ws.close()
+        if self.ws.state is not State.CLOSED:
+            await self.ws.close()
         self._reader.cancel()
 
     # ---------------------------------------------------------------- traffic

@@ -9,6 +9,29 @@ from __future__ import annotations
 from typing import get_args
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
+from protocol.chats import (
+    ChatHistory,
+    ChatList,
+    ChatTranscript,
+    Contacts,
+    DeleteTemplate,
+    FileData,
+    FindContacts,
+    GetChat,
+    GetFile,
+    GetLookups,
+    Identified,
+    Identify,
+    ListChats,
+    Lookups,
+    MessageSent,
+    NewMessage,
+    PutTemplate,
+    SearchChats,
+    SendFile,
+    SendMessage,
+    UpdateChat,
+)
 from protocol.common import Error, Ok, Ping, Pong
 from protocol.routing import (
     Accept,
@@ -64,6 +87,18 @@ ClientFrame = (
     | DeleteAgent
     | CreateApiKey
     | DeleteApiKey
+    | SendMessage
+    | SendFile
+    | GetFile
+    | GetChat
+    | UpdateChat
+    | ListChats
+    | SearchChats
+    | Identify
+    | FindContacts
+    | GetLookups
+    | PutTemplate
+    | DeleteTemplate
 )
 
 ServerFrame = (
@@ -80,6 +115,15 @@ ServerFrame = (
     | AgentChanged
     | InteractionChanged
     | QueueFigures
+    | MessageSent
+    | NewMessage
+    | FileData
+    | ChatTranscript
+    | ChatList
+    | ChatHistory
+    | Identified
+    | Contacts
+    | Lookups
 )
 
 CLIENT_FRAMES: tuple[type, ...] = get_args(ClientFrame)

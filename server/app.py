@@ -12,6 +12,7 @@ import contextlib
 import json
 import signal
 import time
+import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from server import __version__
 from server.runtime import Runtime
 from server.settings import Settings
 from server.storage import Store
+from server.storage.reads import IMAGE_TYPES
 from server.transport.connection import ConnectionHandler
 from server.transport.http import DEFAULT_WEB_ROOT, StaticFiles, is_websocket, respond, text
 
@@ -90,8 +92,10 @@ class App:
         host = request.headers.get("Host", "")
         return origin in (f"http://{host}", f"https://{host}")
 
-    def _http(self, conn: ServerConnection, request: Request) -> Response | None:
-        path = request.path.split("?", 1)[0]
+    async def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+        path, _, query = request.path.partition("?")
+        if path.startswith("/files/") and self.runtime is not None:
+            return await self._file(path.removeprefix("/files/"), query)
         if is_websocket(request):
             if path != "/ws":
                 return text(404, "the websocket endpoint is /ws")
@@ -122,6 +126,30 @@ class App:
         if path == "/schema.json":
             return respond(200, load_schema_text().encode(), "application/json")
         return self.static.get(path)
+
+    async def _file(self, file_id: str, query: str) -> Response:
+        """A chat file by signed link. Only images are shown inline; anything
+        else is a download, and nothing is ever run as a page."""
+        rt = self.runtime
+        assert rt is not None and rt.reader is not None
+        args = dict(urllib.parse.parse_qsl(query))
+        if not rt.signer.valid(file_id, args.get("exp", ""), args.get("sig", ""), rt.clock()):
+            return text(403, "link expired or invalid")
+        found = await rt.reader.file(file_id)
+        if found is None:
+            return text(404, "not found")
+        view, _, digest = found
+        data = await rt.files.get(digest)
+        inline = view.mime in IMAGE_TYPES
+        name = urllib.parse.quote(view.name)
+        disposition = "inline" if inline else "attachment"
+        headers = {
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{name}",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Cache-Control": "private, max-age=3600",
+        }
+        kind = view.mime if inline else "application/octet-stream"
+        return respond(200, data, kind, headers)
 
     def _agent_gauges(self) -> None:
         assert self.runtime is not None

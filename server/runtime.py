@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from protocol.base import Frame, Push
+from protocol.chats import ResultOption, Template
 from protocol.codec import Codec
 from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
 from protocol.routing import Offered
@@ -26,11 +29,14 @@ from protocol.supervision import QueueFigures
 from protocol.views import QueueStats
 from server import auth
 from server.core import Persist, Router, Send
+from server.core.chats import Conversations
 from server.core.effects import SUPERVISORS, Target
+from server.files import FileStore, Signer
 from server.metrics import Metrics
 from server.sessions import Barrier, Session
 from server.settings import Settings
 from server.storage import Store, change_for
+from server.storage.reads import Reader
 from server.storage.writer import Change, StorageFailed
 
 log = structlog.get_logger(__name__)
@@ -93,6 +99,13 @@ class Runtime:
         self.clock = clock
         self.metrics = metrics or Metrics()
         self.router = Router(clock, make_id_factory(), settings.routing.settings())
+        self.chats = Conversations(self.router, settings.chat.settings())
+        self.templates: dict[str, Template] = {}
+        self.results: dict[str, ResultOption] = {}
+        self.reader: Reader | None = None
+        files_dir = settings.chat.files_dir or f"{settings.server.db}.files"
+        self.files = FileStore(Path(files_dir))
+        self.signer = Signer(b"")
         self.accounts: dict[str, Account] = {}
         self.keys: dict[str, ApiKey] = {}
         self.keys_by_hash: dict[str, ApiKey] = {}
@@ -146,6 +159,19 @@ class Runtime:
             changes.append(change_for("api_key", (kcfg, key.secret_hash)))
         self.tokens = {h: (u, exp) for h, u, exp in loaded.sessions}
         router.restore(loaded.interactions, loaded.statuses)
+        self.reader = reader = await Reader.open(self.store.path)
+        live_chats = [ix.id for ix in router.interactions.values() if ix.channel == "chat"]
+        self.chats.restore(await reader.live_messages(live_chats))
+        self.templates = {t.id: t for t in await reader.templates()}
+        for t in self.settings.templates:
+            self.templates[t.id] = t
+            changes.append(change_for("template", t))
+        self.results = {r.id: r for r in await reader.results()}
+        link_key = await reader.meta("link_key")
+        if link_key is None:
+            link_key = secrets.token_hex(32)
+            changes.append(change_for("meta", ("link_key", link_key)))
+        self.signer = Signer(bytes.fromhex(link_key))
         effects = router.take_effects()
         # Writing config rows again is harmless; seeds must be written at least once.
         changes = [change_for(e.kind, e.row) for e in effects if isinstance(e, Persist)] + changes
@@ -187,6 +213,9 @@ class Runtime:
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
 
+    def file_link(self, file_id: str) -> str:
+        return self.signer.link(file_id, self.clock() + self.settings.chat.link_ttl)
+
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -194,6 +223,9 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        if self.reader is not None:
+            await self.reader.close()
+            self.reader = None
 
     # ---------------------------------------------------------------- commands
 

@@ -13,7 +13,9 @@ from typing import Annotated
 
 import msgspec
 
+from protocol.chats import Template
 from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
+from server.core.chats import ChatSettings
 from server.core.router import RoutingSettings
 
 
@@ -39,7 +41,8 @@ class LimitsSection(Section, kw_only=True):
     #: Largest frame the application reads; larger ones get ``too_large``.
     max_frame: int = 64 * 1024
     #: Hard websocket limit; above it the connection is closed with 1009.
-    max_message: int = 1024 * 1024
+    #: Only ``send_file`` frames may be larger than ``max_frame``.
+    max_message: int = 8 * 1024 * 1024
     #: Bad frames in a row that close the connection with 1008.
     max_bad_frames: int = 10
     #: Failed logins on one connection that close it with 4003.
@@ -81,6 +84,37 @@ class RoutingSection(Section, kw_only=True):
         )
 
 
+class ChatSection(Section, kw_only=True):
+    #: Longest message text, in characters.
+    max_text: int = 4096
+    #: Seconds without a message before a live chat is ended as idle (0: never).
+    idle_timeout: float = 1800.0
+    #: Largest file, in bytes, and the types accepted (checked against content).
+    max_file: int = 5 * 1024 * 1024
+    file_types: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "application/pdf",
+            "text/plain",
+        ]
+    )
+    #: Where files are kept; default: next to the database, ``<db>.files/``.
+    files_dir: str | None = None
+    #: Seconds a file link stays valid.
+    link_ttl: float = 7 * 86400.0
+
+    def settings(self) -> ChatSettings:
+        return ChatSettings(max_text=self.max_text, idle_timeout=self.idle_timeout)
+
+
+class ContactsSection(Section, kw_only=True):
+    #: Country calling code given to national phone numbers ("1", "44"...);
+    #: empty keeps them as digits.
+    country_code: str = ""
+
+
 class SeedAccount(AgentConfig, kw_only=True):
     password: str | None = None
 
@@ -94,10 +128,13 @@ class Settings(Section, kw_only=True):
     limits: LimitsSection = msgspec.field(default_factory=LimitsSection)
     storage: StorageSection = msgspec.field(default_factory=StorageSection)
     routing: RoutingSection = msgspec.field(default_factory=RoutingSection)
+    chat: ChatSection = msgspec.field(default_factory=ChatSection)
+    contacts: ContactsSection = msgspec.field(default_factory=ContactsSection)
     log_level: str = "info"
     queues: list[QueueConfig] = []
     agents: list[SeedAccount] = []
     api_keys: list[SeedKey] = []
+    templates: list[Template] = []
 
 
 def load_settings(path: str | Path | None) -> Settings:

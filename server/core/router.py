@@ -86,6 +86,7 @@ class Router:
         #: Extensions (chats, calls...): timers of their own kinds, and what
         #: to do when an interaction ends. Called inside the same command.
         self.timer_handlers: dict[str, Callable[[str, float], None]] = {}
+        self.on_create: list[Callable[[Interaction], None]] = []
         self.on_end: list[Callable[[Interaction], None]] = []
         self._lines: dict[str, WaitingLine] = {}
         self._pools: dict[str, AgentPool] = {}
@@ -463,6 +464,8 @@ class Router:
         self._next_order += 1
         self._track(ix)
         self._save(ix)
+        for hook in self.on_create:
+            hook(ix)
         self._arm_max_wait(ix)
         self._wait(ix)
         return ix

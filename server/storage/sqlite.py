@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 import msgspec
 
+from protocol.chats import MessageView
 from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
 from protocol.views import AgentStatus, Customer
 from server.core.model import InteractionRecord
@@ -58,6 +59,28 @@ def interaction_change(r: InteractionRecord) -> Change:
     )
 
 
+CHAT_FIELDS = frozenset({"name", "result", "result_details", "notes", "case_id", "candidates"})
+
+
+def message_change(m: MessageView) -> Change:
+    return (
+        "INSERT INTO messages (id, interaction, n, author, by, text, file, client_id, template,"
+        " sent_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            m.id,
+            m.interaction,
+            m.n,
+            m.author,
+            m.by,
+            m.text,
+            m.file.id if m.file else None,
+            m.client_id,
+            m.template,
+            m.sent_at,
+        ),
+    )
+
+
 #: How each kind of persisted row becomes SQL. The core names the kinds;
 #: the runtime adds credentials and sessions.
 def change_for(kind: str, row: Any) -> Change:
@@ -68,6 +91,34 @@ def change_for(kind: str, row: Any) -> Change:
             "INSERT OR IGNORE INTO interaction_agents (interaction, agent, at) VALUES (?, ?, ?)",
             row,
         )
+    if kind == "message":
+        return message_change(row)
+    if kind == "file":  # (id, interaction, name, mime, size, sha256, by, created_at)
+        return (
+            "INSERT INTO files (id, interaction, name, mime, size, sha256, by, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            row,
+        )
+    if kind == "chat_field":  # (interaction, column, value): one field of the record page
+        interaction, column, value = row
+        if column not in CHAT_FIELDS:
+            raise ValueError(f"not a chat record field: {column!r}")
+        return (
+            f"INSERT INTO chat_records (interaction, {column}) VALUES (?, ?)"
+            f" ON CONFLICT (interaction) DO UPDATE SET {column} = excluded.{column}",
+            (interaction, value),
+        )
+    if kind == "interaction_contact":  # (interaction, contact) for a chat no longer live
+        return ("UPDATE interactions SET contact = ? WHERE id = ?", (row[1], row[0]))
+    if kind == "template":
+        return (
+            "INSERT OR REPLACE INTO templates (id, data) VALUES (?, ?)",
+            (row.id, _json.encode(row).decode()),
+        )
+    if kind == "template_deleted":
+        return ("DELETE FROM templates WHERE id = ?", (row,))
+    if kind == "meta":  # (key, value)
+        return ("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", row)
     if kind == "agent_status":
         return (
             "INSERT OR REPLACE INTO agent_status (username, status, reason) VALUES (?,?,?)",

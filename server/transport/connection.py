@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed
 from protocol import PROTOCOL_VERSION
 from protocol.auth import Login, LoginKey, Resume, Role, Welcome
 from protocol.base import Request, RequestId
+from protocol.chats import SendFile
 from protocol.codec import Codec, FrameError, codec_for
 from protocol.common import Error
 from protocol.errors import CloseCode, ErrorCode
@@ -80,6 +81,8 @@ class ConnectionHandler:
         self.rt = runtime
         self.limits = runtime.settings.limits
         self.dispatch = Dispatcher(runtime)
+        # A file frame: the file as base64 (JSON) plus room for the other fields.
+        self.max_file_frame = runtime.settings.chat.max_file * 4 // 3 + 4096
 
     async def __call__(self, ws: ServerConnection) -> None:
         # Every log line of this connection's task carries its id and peer.
@@ -140,14 +143,17 @@ class ConnectionHandler:
         self, ws: ServerConnection, codec: Codec, gate: Gate, data: bytes | str, s: Session | None
     ) -> Request | None:
         """Decode one frame, or answer the error and return None."""
-        if len(data) > self.limits.max_frame:
-            self._error(ws, codec, ErrorCode.TOO_LARGE, "frame too large", None, s)
-            self._bad(gate)
-            return None
         try:
             frame = codec.decode_client(data)
         except FrameError as e:
             self._error(ws, codec, e.code, e.message, e.request_id, s)
+            self._bad(gate)
+            return None
+        if len(data) > self.limits.max_frame and (
+            not isinstance(frame, SendFile) or len(data) > self.max_file_frame
+        ):
+            # Only file uploads may be big (up to the file limit, base64 included).
+            self._error(ws, codec, ErrorCode.TOO_LARGE, "frame too large", frame.id, s)
             self._bad(gate)
             return None
         self.rt.metrics.frames.labels(type(frame).__struct_config__.tag).inc()

@@ -13,6 +13,20 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 
 from protocol.base import Request
+from protocol.chats import (
+    DeleteTemplate,
+    FindContacts,
+    GetChat,
+    GetFile,
+    GetLookups,
+    Identify,
+    ListChats,
+    PutTemplate,
+    SearchChats,
+    SendFile,
+    SendMessage,
+    UpdateChat,
+)
 from protocol.common import Ok, Ping, Pong
 from protocol.config import AgentConfig
 from protocol.errors import CloseCode, ErrorCode
@@ -39,12 +53,18 @@ from server.core.errors import RoutingError
 from server.runtime import ApiKey, Runtime
 from server.sessions import Session
 from server.storage import change_for
+from server.transport.chat_dispatch import ChatDispatcher
 
 Handler = Callable[[Session, ServerConnection, Any], Awaitable[None] | None]
 
 #: The frames each role may send after logging in.
+_CHAT_READ = {GetChat, GetFile, SearchChats}
+_CHAT_AGENT = {SendMessage, SendFile, UpdateChat, ListChats, Identify, FindContacts, GetLookups}
+
 ALLOWED: dict[str, frozenset[type[Request]]] = {
-    "agent": frozenset({SetStatus, Accept, Decline, End, WrapUpDone, Ping}),
+    "agent": frozenset(
+        {SetStatus, Accept, Decline, End, WrapUpDone, Ping} | _CHAT_READ | _CHAT_AGENT
+    ),
     "supervisor": frozenset(
         {
             Watch,
@@ -59,9 +79,16 @@ ALLOWED: dict[str, frozenset[type[Request]]] = {
             DeleteApiKey,
             End,
             Ping,
+            UpdateChat,
+            Identify,
+            FindContacts,
+            GetLookups,
+            PutTemplate,
+            DeleteTemplate,
         }
+        | _CHAT_READ
     ),
-    "bot": frozenset({StartChat, End, Ping}),
+    "bot": frozenset({StartChat, End, Ping, SendMessage, SendFile} | _CHAT_READ),
     "gateway": frozenset({CallIncoming, CallHangup, Ping}),
 }
 
@@ -82,7 +109,6 @@ class Dispatcher:
             Decline: self.decline,
             End: self.end,
             WrapUpDone: self.wrap_up_done,
-            StartChat: self.start_chat,
             CallIncoming: self.call_incoming,
             CallHangup: self.call_hangup,
             Watch: self.watch,
@@ -96,6 +122,7 @@ class Dispatcher:
             CreateApiKey: self.create_api_key,
             DeleteApiKey: self.delete_api_key,
         }
+        self.handlers.update(ChatDispatcher(runtime).handlers)
 
     def ok(self, s: Session, conn: ServerConnection, f: Request) -> None:
         self.rt.commit(s, Ok(id=f.id), conn)
@@ -135,12 +162,6 @@ class Dispatcher:
     def _check_queue(self, s: Session, queue: str) -> None:
         if queue not in self._key(s).cfg.queues:
             raise RoutingError(ErrorCode.FORBIDDEN, f"this key may not use queue {queue!r}")
-
-    def start_chat(self, s: Session, conn: ServerConnection, f: StartChat) -> None:
-        self._check_queue(s, f.queue)
-        source = self._key(s).cfg.source
-        ix = self.router.create("chat", f.queue, s.principal, f.customer, source=source)
-        self.rt.commit(s, Created(id=f.id, interaction=ix.view()), conn)
 
     def call_incoming(self, s: Session, conn: ServerConnection, f: CallIncoming) -> None:
         queue = f.queue

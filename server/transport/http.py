@@ -31,9 +31,10 @@ def respond(
     headers = Headers()
     headers["Content-Type"] = content_type
     headers["Content-Length"] = str(len(body))
-    headers["Cache-Control"] = "no-store"
     headers["X-Content-Type-Options"] = "nosniff"
-    for k, v in (extra or {}).items():
+    extra = extra or {}
+    headers["Cache-Control"] = extra.pop("Cache-Control", "no-store")
+    for k, v in extra.items():
         headers[k] = v
     reason = {200: "OK", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
     return Response(status, reason.get(status, "OK"), headers, body)

@@ -10,6 +10,36 @@ import msgspec
 import pytest
 
 from protocol.auth import Login, LoginKey, OfferView, Resume, Welcome
+from protocol.chats import (
+    ChatHistory,
+    ChatList,
+    ChatRecord,
+    ChatTranscript,
+    Contacts,
+    ContactView,
+    DeleteTemplate,
+    FileData,
+    FileView,
+    FindContacts,
+    GetChat,
+    GetFile,
+    GetLookups,
+    Identified,
+    Identify,
+    ListChats,
+    Lookups,
+    MessageSent,
+    MessageView,
+    NewContact,
+    NewMessage,
+    PutTemplate,
+    ResultOption,
+    SearchChats,
+    SendFile,
+    SendMessage,
+    Template,
+    UpdateChat,
+)
 from protocol.codec import JSON, MSGPACK, Codec
 from protocol.common import Error, Ok, Ping, Pong
 from protocol.config import AgentConfig, ApiKeyConfig, Device, QueueConfig
@@ -117,6 +147,43 @@ QUEUE_STATS = QueueStats(
 )
 
 #: One realistic instance of every client frame, in the order of ``CLIENT_FRAMES``.
+PNG = FileView(
+    id="f-1",
+    name="receipt.png",
+    mime="image/png",
+    size=4,
+    preview=True,
+    url="/files/f-1?exp=1&sig=x",
+)
+MESSAGE = MessageView(
+    id="m-1",
+    interaction="ch-000042",
+    n=3,
+    author="agent",
+    by="alice",
+    text="Yes, it is in stock 🙂",
+    client_id="web-7",
+    template="in-stock",
+    sent_at=NOW,
+)
+WITH_FILE = msgspec.structs.replace(MESSAGE, id="m-2", n=4, file=PNG, text="")
+DANA = ContactView(
+    id="c-1", name="Dana Customer", phones=["+15551234567"], emails=["dana@example.com"]
+)
+RECORD = ChatRecord(
+    interaction=CHAT,
+    state="in_progress",
+    name="Blue one in stock?",
+    contact=DANA,
+    agents=["alice"],
+    result="information",
+    result_details="Told her the blue one ships Monday",
+    notes="Prefers email",
+    files=[PNG],
+    messages=4,
+)
+TEMPLATE = Template(id="in-stock", name="In stock", text="Yes, it is in stock.")
+
 CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     Login(id=1, username="alice", password="correct horse battery staple"),
     LoginKey(id="k1", api_key="sbk_tg-bot_Zr1pQ9xY4w"),
@@ -146,6 +213,27 @@ CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     DeleteAgent(id=19, username="carol"),
     CreateApiKey(id=20, key=TELEGRAM_KEY),
     DeleteApiKey(id=21, key_id="tg-bot"),
+    SendMessage(id=22, interaction="ch-000042", text="Hello 👋", client_id="web-7"),
+    SendFile(
+        id=23,
+        interaction="ch-000042",
+        name="receipt.png",
+        mime="image/png",
+        data=b"\x89PNG",
+        client_id="web-8",
+    ),
+    GetFile(id=24, file="f-1"),
+    GetChat(id=25, interaction="ch-000042"),
+    UpdateChat(id=26, interaction="ch-000042", result="information", notes="Prefers email"),
+    ListChats(id=27),
+    SearchChats(id=28, queue="sales", state="completed", since=NOW - 86_400),
+    Identify(
+        id=29, interaction="ch-000042", new_contact=NewContact(name="Dana", phone="+1 555 123")
+    ),
+    FindContacts(id=30, query="dana"),
+    GetLookups(id=31),
+    PutTemplate(id=32, template=TEMPLATE),
+    DeleteTemplate(id=33, template="old-template"),
 )
 
 #: One realistic instance of every server frame, in the order of ``SERVER_FRAMES``.
@@ -182,6 +270,15 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
     AgentChanged(seq=3, agent=ALICE),
     InteractionChanged(seq=4, interaction=ENDED),
     QueueFigures(seq=5, queues=[QUEUE_STATS]),
+    MessageSent(id=22, message=MESSAGE, interaction="ch-000042"),
+    NewMessage(seq=6, message=WITH_FILE),
+    FileData(id=24, file=PNG, data=b"\x89PNG"),
+    ChatTranscript(id=25, record=RECORD, messages=[MESSAGE, WITH_FILE]),
+    ChatList(id=27, active=[RECORD], closed=[]),
+    ChatHistory(id=28, chats=[RECORD]),
+    Identified(id=29, contact=DANA),
+    Contacts(id=30, contacts=[DANA]),
+    Lookups(id=31, templates=[TEMPLATE], results=[ResultOption(id="resolved", name="Resolved")]),
 )
 
 

@@ -13,6 +13,29 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
+from protocol.chats import (
+    ChatHistory,
+    ChatList,
+    ChatTranscript,
+    Contacts,
+    DeleteTemplate,
+    FileData,
+    FindContacts,
+    GetChat,
+    GetFile,
+    GetLookups,
+    Identified,
+    Identify,
+    ListChats,
+    Lookups,
+    MessageSent,
+    NewMessage,
+    PutTemplate,
+    SearchChats,
+    SendFile,
+    SendMessage,
+    UpdateChat,
+)
 from protocol.codec import CODECS, JSON, MSGPACK, Codec, FrameError, codec_for
 from protocol.common import Error, Ok, Ping, Pong
 from protocol.errors import ErrorCode
@@ -72,6 +95,18 @@ CLIENT_TAGS = {
     DeleteAgent: "delete_agent",
     CreateApiKey: "create_api_key",
     DeleteApiKey: "delete_api_key",
+    SendMessage: "send_message",
+    SendFile: "send_file",
+    GetFile: "get_file",
+    GetChat: "get_chat",
+    UpdateChat: "update_chat",
+    ListChats: "list_chats",
+    SearchChats: "search_chats",
+    Identify: "identify",
+    FindContacts: "find_contacts",
+    GetLookups: "get_lookups",
+    PutTemplate: "put_template",
+    DeleteTemplate: "delete_template",
 }
 SERVER_TAGS = {
     Welcome: "welcome",
@@ -87,6 +122,15 @@ SERVER_TAGS = {
     AgentChanged: "agent_state",
     InteractionChanged: "interaction",
     QueueFigures: "queue_stats",
+    MessageSent: "message_sent",
+    NewMessage: "message",
+    FileData: "file_data",
+    ChatTranscript: "chat",
+    ChatList: "chat_list",
+    ChatHistory: "chat_history",
+    Identified: "identified",
+    Contacts: "contacts",
+    Lookups: "lookups",
 }
 TAGS = {**CLIENT_TAGS, **SERVER_TAGS}
 

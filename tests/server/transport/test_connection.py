@@ -130,7 +130,7 @@ async def test_oversized_frames(connect, settings) -> None:
     c = await connect()
     await c.login("alice", "alice-demo")
     big = encode_raw(c, {"type": "ping", "id": 1, "pad": "x" * (settings.limits.max_frame + 10)})
-    assert await expect_error(c, big) == ("too_large", None)
+    assert await expect_error(c, big) == ("too_large", 1)
     assert isinstance(await c.request(Ping(id=0)), Pong)
     huge = encode_raw(c, {"type": "ping", "id": 2, "pad": "x" * (settings.limits.max_message + 10)})
     await c.send_raw(huge)
