@@ -55,6 +55,18 @@ def serve(args: argparse.Namespace) -> int:
     return run(main())
 
 
+def bot(args: argparse.Namespace) -> int:
+    from server import logs
+    from server.demo_bot import run as run_bot
+
+    logs.configure(args.log_level or "info", json=args.json_logs)
+    key = args.key or ("sbk_demo_webchat" if args.demo else None)
+    if key is None:
+        raise SystemExit("give --key (or --demo for the demo server's web-chat key)")
+    queues = args.queue or ["sales", "support"]
+    return run(run_bot(args.url, key, queues, args.rate, args.chats, args.duration, args.seed))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -73,6 +85,19 @@ def main(argv: list[str] | None = None) -> int:
         help="JSON log lines (default: when stderr is not a terminal)",
     )
     p.set_defaults(func=serve)
+
+    b = sub.add_parser("bot", help="run the example web-chat bot (a customer simulator)")
+    b.add_argument("--demo", action="store_true", help="use the demo server's bot key")
+    b.add_argument("--url", default="ws://127.0.0.1:8080/ws")
+    b.add_argument("--key", help="the bot's API key")
+    b.add_argument("--queue", action="append", help="queue(s) to open chats in")
+    b.add_argument("--rate", type=float, default=0.2, help="new customers per second")
+    b.add_argument("--chats", type=int, default=3, help="most customers at once")
+    b.add_argument("--duration", type=float, default=0.0, help="seconds to run (0: until ^C)")
+    b.add_argument("--seed", type=int, help="random seed, for a repeatable run")
+    b.add_argument("--log-level")
+    b.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None)
+    b.set_defaults(func=bot)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
