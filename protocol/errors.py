@@ -24,6 +24,7 @@ class ErrorCode(enum.StrEnum):
     # Domain refusals.
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"  # state does not allow it (e.g. offer already gone)
+    REFUSED = "refused"  # a rule forbids it (details.rule says which, e.g. do_not_call)
     UNAVAILABLE = "unavailable"  # shutting down, storage failed
     INTERNAL = "internal"
 

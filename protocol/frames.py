@@ -9,6 +9,31 @@ from __future__ import annotations
 from typing import get_args
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
+from protocol.calls import (
+    AgentAnswered,
+    CallbackQueued,
+    CallbackRequest,
+    CallDetail,
+    CallFailed,
+    CallPush,
+    CallRinging,
+    CallTransferred,
+    CancelScheduledCall,
+    Connect,
+    CustomerAnswered,
+    GetCall,
+    GetJourney,
+    Hangup,
+    Journey,
+    Originate,
+    PlaceCallback,
+    Play,
+    RingAgent,
+    ScheduleCall,
+    Scheduled,
+    SetCallResult,
+    StopRinging,
+)
 from protocol.chats import (
     ChatHistory,
     ChatList,
@@ -99,6 +124,18 @@ ClientFrame = (
     | GetLookups
     | PutTemplate
     | DeleteTemplate
+    | CallRinging
+    | AgentAnswered
+    | CustomerAnswered
+    | CallTransferred
+    | CallFailed
+    | CallbackRequest
+    | PlaceCallback
+    | ScheduleCall
+    | CancelScheduledCall
+    | SetCallResult
+    | GetCall
+    | GetJourney
 )
 
 ServerFrame = (
@@ -124,6 +161,17 @@ ServerFrame = (
     | Identified
     | Contacts
     | Lookups
+    | CallbackQueued
+    | Scheduled
+    | CallDetail
+    | Journey
+    | CallPush
+    | RingAgent
+    | StopRinging
+    | Connect
+    | Play
+    | Originate
+    | Hangup
 )
 
 CLIENT_FRAMES: tuple[type, ...] = get_args(ClientFrame)

@@ -27,9 +27,11 @@ from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
 from protocol.routing import Offered
 from protocol.supervision import QueueFigures
 from protocol.views import QueueStats
-from server import auth
+from server import auth, contacts
 from server.core import Persist, Router, Send
+from server.core.calls import Calls, CallSettings
 from server.core.chats import Conversations
+from server.core.compliance import ComplianceLists
 from server.core.effects import SUPERVISORS, Target
 from server.files import FileStore, Signer
 from server.metrics import Metrics
@@ -100,6 +102,7 @@ class Runtime:
         self.metrics = metrics or Metrics()
         self.router = Router(clock, make_id_factory(), settings.routing.settings())
         self.chats = Conversations(self.router, settings.chat.settings())
+        self.calls = Calls(self.router)
         self.templates: dict[str, Template] = {}
         self.results: dict[str, ResultOption] = {}
         self.reader: Reader | None = None
@@ -162,6 +165,9 @@ class Runtime:
         self.reader = reader = await Reader.open(self.store.path)
         live_chats = [ix.id for ix in router.interactions.values() if ix.channel == "chat"]
         self.chats.restore(await reader.live_messages(live_chats))
+        self.calls.settings = self._call_settings()
+        live_calls = [ix.id for ix in router.interactions.values() if ix.channel == "call"]
+        self.calls.restore(await reader.live_calls(live_calls), await reader.pending_scheduled())
         self.templates = {t.id: t for t in await reader.templates()}
         for t in self.settings.templates:
             self.templates[t.id] = t
@@ -212,6 +218,29 @@ class Runtime:
         task = asyncio.get_running_loop().create_task(coro)
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
+
+    def _call_settings(self) -> CallSettings:
+        c = self.settings.calls
+        cc = self.settings.contacts.country_code
+        gateways = sorted(k for k, key in self.keys.items() if key.cfg.role == "gateway")
+        norm = [contacts.normalize_phone(n, cc) for n in c.do_not_call]
+
+        def patterns(items: list[str]) -> tuple[str, ...]:
+            # Prefixes keep their "*"; whole numbers are normalised like the dialed one.
+            return tuple(p if p.endswith("*") else contacts.normalize_phone(p, cc) for p in items)
+
+        return CallSettings(
+            callback_cap=c.callback_cap,
+            gateway=c.gateway or (gateways[0] if gateways else ""),
+            caller_id=c.caller_id,
+            compliance=ComplianceLists(
+                do_not_call=frozenset(n for n in norm if n),
+                blacklist=patterns(c.blacklist),
+                whitelist=patterns(c.whitelist),
+                countries=tuple(c.countries),
+                personal={a: patterns(v) for a, v in c.personal.items()},
+            ),
+        )
 
     def file_link(self, file_id: str) -> str:
         return self.signer.link(file_id, self.clock() + self.settings.chat.link_ttl)

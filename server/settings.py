@@ -115,6 +115,24 @@ class ContactsSection(Section, kw_only=True):
     country_code: str = ""
 
 
+class CallsSection(Section, kw_only=True):
+    #: Callbacks waiting at once per queue; the next ones go to the missed flow.
+    callback_cap: int = 2
+    #: API key id of the gateway that places outbound calls (default: the
+    #: first gateway key).
+    gateway: str = ""
+    #: The caller id outbound calls show.
+    caller_id: str = ""
+    #: Outgoing compliance: numbers never to call, company black- and
+    #: whitelists (numbers or prefixes ending in "*"), allowed country codes,
+    #: and per-agent personal whitelists.
+    do_not_call: list[str] = []
+    blacklist: list[str] = []
+    whitelist: list[str] = []
+    countries: list[str] = []
+    personal: dict[str, list[str]] = {}
+
+
 class SeedAccount(AgentConfig, kw_only=True):
     password: str | None = None
 
@@ -130,6 +148,7 @@ class Settings(Section, kw_only=True):
     routing: RoutingSection = msgspec.field(default_factory=RoutingSection)
     chat: ChatSection = msgspec.field(default_factory=ChatSection)
     contacts: ContactsSection = msgspec.field(default_factory=ContactsSection)
+    calls: CallsSection = msgspec.field(default_factory=CallsSection)
     log_level: str = "info"
     queues: list[QueueConfig] = []
     agents: list[SeedAccount] = []

@@ -46,8 +46,7 @@ class Conversations:
         self.settings = settings or ChatSettings()
         self.live: dict[str, LiveChat] = {}
         router.timer_handlers["idle"] = self._idle_due
-        router.on_create.append(self._created)
-        router.on_end.append(self._ended)
+        router.listeners.append(self._on_event)
 
     # ------------------------------------------------------------------ restore
 
@@ -113,7 +112,8 @@ class Conversations:
             ix.chat_state = step(CHAT, "chat", ix.chat_state, "agent_message")
             self.router.touch(ix)
         self._relay(ix, message)
-        self._arm_idle(ix.id, now)
+        # No new timer per message: the one armed when the chat began re-arms
+        # itself from the last activity when it fires.
         return message, False
 
     def writable(self, interaction_id: str, author: Author, by: str) -> Interaction:
@@ -164,11 +164,12 @@ class Conversations:
         else:
             self._arm_idle(interaction_id, since)
 
-    def _created(self, ix: Interaction) -> None:
-        if ix.channel == "chat":
+    def _on_event(self, event: str, ix: Interaction, agent: str | None) -> None:
+        if ix.channel != "chat":
+            return
+        if event == "created":
             now = self.router.clock()
             self._chat(ix.id, now)
             self._arm_idle(ix.id, now)
-
-    def _ended(self, ix: Interaction) -> None:
-        self.live.pop(ix.id, None)
+        elif event == "ended":
+            self.live.pop(ix.id, None)

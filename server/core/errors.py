@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from protocol.errors import ErrorCode
 
 
 class RoutingError(Exception):
     """A command the current state refuses; the state is unchanged."""
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.details = details or {}
 
 
 class IllegalTransition(RoutingError):

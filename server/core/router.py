@@ -86,8 +86,9 @@ class Router:
         #: Extensions (chats, calls...): timers of their own kinds, and what
         #: to do when an interaction ends. Called inside the same command.
         self.timer_handlers: dict[str, Callable[[str, float], None]] = {}
-        self.on_create: list[Callable[[Interaction], None]] = []
-        self.on_end: list[Callable[[Interaction], None]] = []
+        #: Told ``(event, interaction, agent)`` for: created, offered,
+        #: offer_closed, accepted, requeued, ended (also failed).
+        self.listeners: list[Callable[[str, Interaction, str | None], None]] = []
         self._lines: dict[str, WaitingLine] = {}
         self._pools: dict[str, AgentPool] = {}
         self._members: dict[str, dict[str, Agent]] = {}
@@ -350,6 +351,7 @@ class Router:
         )
         self._interaction_changed(ix)
         self._agent_changed(agent)
+        self._notify("accepted", ix, username)
         return ix
 
     def decline(self, username: str, offer_id: str) -> None:
@@ -390,6 +392,7 @@ class Router:
         )
         self._interaction_changed(ix, to_agent=False)
         self._agent_changed(agent)
+        self._notify("offered", ix, agent.username)
 
     def _close_offer(
         self, offer: Offer, event: str, reason: str = "", requeue: bool = True
@@ -406,6 +409,7 @@ class Router:
             fx.agent(agent.username),
             OfferClosed(offer=offer.id, interaction=ix.id, outcome=_OUTCOME[event], reason=reason),
         )
+        self._notify("offer_closed", ix, agent.username)
         if event in ("decline", "time_out"):
             until = now + self.settings.reoffer_delay
             ix.excluded[agent.username] = until
@@ -435,8 +439,13 @@ class Router:
         call_id: str | None = None,
         contact: str | None = None,
         previous: str | None = None,
+        order_key: tuple[int, int] | None = None,
     ) -> Interaction:
-        """A bot's chat or a gateway's call arrives in ``queue_id``."""
+        """A bot's chat or a gateway's call arrives in ``queue_id``.
+
+        ``order_key`` (band, order) places it in line otherwise than by
+        arrival: callbacks wait in band 2, by the time they were asked for.
+        """
         queue = self.queues.get(queue_id)
         if queue is None:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no queue {queue_id!r}")
@@ -453,8 +462,8 @@ class Router:
             created_at=now,
             enqueued_at=now,
             priority=queue.priority,
-            band=1,
-            order=self._next_order,
+            band=order_key[0] if order_key else 1,
+            order=order_key[1] if order_key else self._next_order,
             customer=customer or Customer(),
             source=source,
             call_id=call_id,
@@ -464,10 +473,102 @@ class Router:
         self._next_order += 1
         self._track(ix)
         self._save(ix)
-        for hook in self.on_create:
-            hook(ix)
+        self._notify("created", ix)
         self._arm_max_wait(ix)
         self._wait(ix)
+        return ix
+
+    def create_failed(
+        self,
+        channel: Channel,
+        queue_id: str,
+        owner: str,
+        customer: Customer,
+        source: str,
+        call_id: str | None,
+        reason: str,
+    ) -> Interaction:
+        """Record an interaction that failed on arrival (a callback over the
+        cap goes to the missed-call flow): in the journey, never routed."""
+        if queue_id not in self.queues:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no queue {queue_id!r}")
+        now = self.clock()
+        ix = Interaction(
+            id=self.new_id("i"),
+            channel=channel,
+            queue=queue_id,
+            owner=owner,
+            created_at=now,
+            enqueued_at=now,
+            priority=0,
+            band=1,
+            order=0,
+            status="failed",
+            customer=customer,
+            source=source,
+            call_id=call_id,
+            ended_at=now,
+            end_reason=reason,
+        )
+        self._save(ix)
+        self._notify("created", ix)
+        self._interaction_changed(ix, to_agent=False)
+        return ix
+
+    def create_assigned(
+        self,
+        channel: Channel,
+        queue_id: str,
+        owner: str,
+        username: str,
+        customer: Customer | None = None,
+        source: str = "",
+        call_id: str | None = None,
+        contact: str | None = None,
+    ) -> Interaction:
+        """Work an agent starts itself (a callback it places): assigned to it at
+        once, without routing, if it is free — one active interaction still."""
+        agent = self._agent(username)
+        queue = self.queues.get(queue_id)
+        if queue is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no queue {queue_id!r}")
+        if channel not in agent.cfg.channels or queue.channel != channel:
+            raise RoutingError(ErrorCode.INVALID, f"{username!r} does not take {channel}s here")
+        if not agent.connected or agent.state != "idle" or agent.offer or agent.interaction:
+            raise RoutingError(ErrorCode.CONFLICT, "finish the current interaction first")
+        if call_id is not None and call_id in self.calls:
+            raise RoutingError(ErrorCode.CONFLICT, f"call {call_id!r} exists")
+        now = self.clock()
+        ix = Interaction(
+            id=self.new_id("i"),
+            channel=channel,
+            queue=queue_id,
+            owner=owner,
+            created_at=now,
+            enqueued_at=now,
+            priority=queue.priority,
+            band=1,
+            order=self._next_order,
+            status="assigned",
+            customer=customer or Customer(),
+            source=source,
+            call_id=call_id,
+            agent=username,
+            accepted_at=now,
+            contact=contact,
+        )
+        self._next_order += 1
+        agent.state = step(AGENT_STATE, "agent", agent.state, "offer")
+        agent.state = step(AGENT_STATE, "agent", agent.state, "accept")
+        agent.version += 1
+        agent.interaction = ix
+        self._track(ix)
+        self._save(ix)
+        self._persist("handled", (ix.id, username, now))
+        self._notify("created", ix)
+        self._interaction_changed(ix)
+        self._agent_changed(agent)
+        self._notify("accepted", ix, username)
         return ix
 
     def end(self, interaction_id: str, actor: Actor, reason: str = "") -> Interaction:
@@ -497,8 +598,7 @@ class Router:
         self._untrack(ix)
         self._save(ix)
         self._interaction_changed(ix)
-        for hook in self.on_end:
-            hook(ix)
+        self._notify("ended", ix)
         if agent is not None and agent.interaction is ix:
             agent.interaction = None
             agent.state = step(AGENT_STATE, "agent", agent.state, "end")
@@ -510,6 +610,10 @@ class Router:
             else:
                 self._finish_wrap_up(agent)
         return ix
+
+    def _notify(self, event: str, ix: Interaction, agent: str | None = None) -> None:
+        for listener in self.listeners:
+            listener(event, ix, agent)
 
     def set_timer(self, when: float, kind: str, ref: str) -> None:
         """Ask to be called back (``timer_handlers[kind](ref, now)``) at ``when``."""
@@ -584,17 +688,25 @@ class Router:
         self._untrack(ix)
         self._save(ix)
         self._interaction_changed(ix, to_agent=False)
+        self._notify("ended", ix)  # extensions drop their live state, as on end()
 
     # ----------------------------------------------------------------- routing
 
     def _route_interaction(self, ix: Interaction) -> None:
-        """Offer a waiting ``ix`` to the best available agent of its queue."""
+        """Offer a waiting ``ix`` to the best available agent of its queue.
+
+        That agent takes its own best waiting work, which is ``ix`` unless an
+        older or higher-priority interaction became its to take at the same
+        instant (exclusions that lapse together fire their timers one by one);
+        then the next agent is tried for ``ix``.
+        """
         now = self.clock()
-        agent = self._pools[ix.queue].take(
-            (lambda a: ix.excludes(a.username, now)) if ix.excluded else None
-        )
-        if agent is not None:
-            self._make_offer(ix, agent)
+        pool = self._pools[ix.queue]
+        skip = (lambda a: ix.excludes(a.username, now)) if ix.excluded else None
+        while ix.status == "waiting" and (agent := pool.take(skip)) is not None:
+            self._route_agent(agent)
+            if agent.offer is None:  # nothing for it after all: it is back in the pools
+                return
 
     def _route_agent(self, agent: Agent) -> None:
         """Give an agent that just became available the best waiting work."""
@@ -669,6 +781,7 @@ class Router:
             self._to_head(ix, now)
             self._save(ix)
             self._interaction_changed(ix, to_agent=False)
+            self._notify("requeued", ix, agent.username)
             self._arm_max_wait(ix)
         if agent.state in ("busy", "wrap_up"):
             agent.state = step(AGENT_STATE, "agent", agent.state, "take_away")

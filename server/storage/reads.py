@@ -16,6 +16,7 @@ import msgspec
 from protocol.chats import ContactView, FileView, MessageView, ResultOption, Template
 from protocol.views import Customer, InteractionView
 from server import contacts
+from server.core.calls import CallRow, ScheduledRow
 
 _customer = msgspec.json.Decoder(Customer)
 _template = msgspec.json.Decoder(Template)
@@ -285,6 +286,62 @@ class Reader:
     async def meta(self, key: str) -> str | None:
         rows = await self.rows("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
+
+    # ---------------------------------------------------------------- calls
+
+    _CALL = (
+        "SELECT interaction, call_id, kind, state, number, dialed, device, address, answered_at,"
+        " ended_at, cause, related, verified, requested_at, result, reason FROM calls"
+    )
+
+    @staticmethod
+    def _call_row(r: Any) -> tuple[CallRow, str | None, str]:
+        row = CallRow(
+            interaction=r[0], call_id=r[1], kind=r[2], state=r[3], number=r[4], dialed=r[5],
+            device=r[6], address=r[7], answered_at=r[8], ended_at=r[9], cause=r[10],
+            related=r[11], verified=bool(r[12]), requested_at=r[13],
+        )  # fmt: skip
+        return row, r[14], r[15]
+
+    async def call(self, interaction_id: str) -> tuple[CallRow, str | None, str] | None:
+        """The call's row, its result and the reason given."""
+        rows = await self.rows(f"{self._CALL} WHERE interaction = ?", (interaction_id,))
+        return self._call_row(rows[0]) if rows else None
+
+    async def live_calls(self, interaction_ids: list[str]) -> list[CallRow]:
+        out = []
+        for ix in interaction_ids:
+            found = await self.call(ix)
+            if found is not None:
+                out.append(found[0])
+        return out
+
+    async def steps(self, interaction_id: str) -> list[tuple[float, str, str]]:
+        rows = await self.rows(
+            "SELECT at, step, detail FROM call_steps WHERE interaction = ? ORDER BY at, rowid",
+            (interaction_id,),
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def pending_scheduled(self) -> list[ScheduledRow]:
+        rows = await self.rows(
+            "SELECT id, agent, number, at, device, queue, related, status, interaction"
+            " FROM scheduled_calls WHERE status = 'pending' ORDER BY at"
+        )
+        fields = ("id", "agent", "number", "at", "device", "queue", "related", "status")
+        return [
+            ScheduledRow(**dict(zip(fields, r[:8], strict=True)), interaction=r[8]) for r in rows
+        ]
+
+    async def journey(self, contact: str) -> list[tuple[InteractionView, str]]:
+        """Every interaction of a contact, oldest first, with the call kind."""
+        rows = await self.rows(
+            f"SELECT {INTERACTION_COLUMNS}, coalesce(c.kind, '') FROM interactions i"
+            " LEFT JOIN calls c ON c.interaction = i.id"
+            " WHERE i.contact = ? ORDER BY i.created_at, i.id",
+            (contact,),
+        )
+        return [(interaction_view(r), r[14]) for r in rows]
 
     # -------------------------------------------------------------- lookups
 

@@ -110,6 +110,33 @@ def change_for(kind: str, row: Any) -> Change:
         )
     if kind == "interaction_contact":  # (interaction, contact) for a chat no longer live
         return ("UPDATE interactions SET contact = ? WHERE id = ?", (row[1], row[0]))
+    if kind == "call":  # CallRow snapshot (result and reason are kept)
+        return (
+            "INSERT INTO calls (interaction, call_id, kind, state, number, dialed, device, address,"
+            " answered_at, ended_at, cause, related, verified, requested_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (interaction) DO UPDATE SET"
+            " state = excluded.state, device = excluded.device, address = excluded.address,"
+            " answered_at = excluded.answered_at, ended_at = excluded.ended_at,"
+            " cause = excluded.cause",
+            (
+                row.interaction, row.call_id, row.kind, row.state, row.number, row.dialed,
+                row.device, row.address, row.answered_at, row.ended_at, row.cause, row.related,
+                int(row.verified), row.requested_at,
+            ),
+        )  # fmt: skip
+    if kind == "call_step":  # (interaction, at, step, detail)
+        return ("INSERT INTO call_steps (interaction, at, step, detail) VALUES (?,?,?,?)", row)
+    if kind == "call_result":  # (interaction, result, reason)
+        return ("UPDATE calls SET result = ?, reason = ? WHERE interaction = ?", row)
+    if kind == "scheduled":  # ScheduledRow snapshot
+        return (
+            "INSERT OR REPLACE INTO scheduled_calls (id, agent, number, at, device, queue,"
+            " related, status, interaction) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                row.id, row.agent, row.number, row.at, row.device, row.queue, row.related,
+                row.status, row.interaction,
+            ),
+        )  # fmt: skip
     if kind == "template":
         return (
             "INSERT OR REPLACE INTO templates (id, data) VALUES (?, ?)",

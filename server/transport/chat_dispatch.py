@@ -97,7 +97,7 @@ class ChatDispatcher:
         self.rt.commit(s, Created(id=f.id, interaction=ix.view()), conn)
         # Routing does not wait for the contact lookup; the agent is told when
         # the contact is known.
-        self.rt.spawn(self._identify_on_arrival(ix.id, ix.customer, ix.source))
+        self.rt.spawn(self.identify_on_arrival(ix.id, ix.customer, ix.source))
 
     def _opening_messages(self, ix: str, key: str, welcome: str, text: str) -> None:
         # The bot's welcome first (the customer saw it first), then the customer.
@@ -113,7 +113,7 @@ class ChatDispatcher:
         # connection can go on with its next frame meanwhile.
         self.rt.commit(s, reply, conn, extra=extra or [])
 
-    async def _identify_on_arrival(self, ix_id: str, customer: Any, source: str) -> None:
+    async def identify_on_arrival(self, ix_id: str, customer: Any, source: str) -> None:
         """Match the customer to contacts; one match is attached, several are
         kept as candidates for the agent to pick from."""
         options = contacts.options_of(customer, source, self.rt.settings.contacts.country_code)
@@ -234,7 +234,7 @@ class ChatDispatcher:
             return True  # "Open" on an invitation shows the record before accepting
         return s.principal in await self.reader.handled_by(ix_id)
 
-    async def _view(self, ix_id: str) -> InteractionView | None:
+    async def view_of(self, ix_id: str) -> InteractionView | None:
         live = self.router.interactions.get(ix_id)
         return live.view() if live is not None else await self.reader.interaction(ix_id)
 
@@ -262,7 +262,7 @@ class ChatDispatcher:
         )
 
     async def get_chat(self, s: Session, conn: ServerConnection, f: GetChat) -> None:
-        view = await self._view(f.interaction)
+        view = await self.view_of(f.interaction)
         if view is None or view.channel != "chat" or not await self.may_see(s, f.interaction):
             raise RoutingError(ErrorCode.NOT_FOUND, f"no chat {f.interaction!r}")
         messages = [
@@ -282,7 +282,7 @@ class ChatDispatcher:
             on_it = live is not None and live.agent == s.principal
             if not on_it and s.principal not in await self.reader.handled_by(f.interaction):
                 raise RoutingError(ErrorCode.NOT_FOUND, f"no chat {f.interaction!r} of yours")
-        elif await self._view(f.interaction) is None:
+        elif await self.view_of(f.interaction) is None:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no chat {f.interaction!r}")
         if f.result is not None and f.result not in self.rt.results:
             raise RoutingError(ErrorCode.INVALID, f"no result {f.result!r} in the lookup")
@@ -333,7 +333,7 @@ class ChatDispatcher:
     async def identify(self, s: Session, conn: ServerConnection, f: Identify) -> None:
         if (f.contact is None) == (f.new_contact is None):
             raise RoutingError(ErrorCode.INVALID, "give either contact or new_contact")
-        view = await self._view(f.interaction)
+        view = await self.view_of(f.interaction)
         if view is None or not await self.may_see(s, f.interaction):
             raise RoutingError(ErrorCode.NOT_FOUND, f"no interaction {f.interaction!r}")
         cc = self.rt.settings.contacts.country_code

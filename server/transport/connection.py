@@ -12,7 +12,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable
-from typing import cast
+from typing import Any, cast
 
 import structlog
 from websockets.asyncio.server import ServerConnection, broadcast
@@ -126,9 +126,10 @@ class ConnectionHandler:
         message: str,
         request_id: RequestId | None = None,
         session: Session | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         self.rt.metrics.errors.labels(code.value).inc()
-        frame = Error(id=request_id, code=code.value, message=message)
+        frame = Error(id=request_id, code=code.value, message=message, details=details or {})
         if session is not None:
             session.reply(frame, ws)  # behind anything already held for it
         else:
@@ -189,7 +190,7 @@ class ConnectionHandler:
             result = self.dispatch.handlers[kind](s, ws, frame)
         except RoutingError as e:
             self.rt.router.take_effects()  # a refused command has none; be sure
-            self._error(ws, codec, e.code, e.message, frame.id, s)
+            self._error(ws, codec, e.code, e.message, frame.id, s, e.details)
             return None
         except Exception:
             log.exception("handler_failed", frame=kind.__name__, principal=s.principal)
@@ -210,7 +211,7 @@ class ConnectionHandler:
         try:
             await result
         except RoutingError as e:
-            self._error(ws, codec, e.code, e.message, frame.id, s)
+            self._error(ws, codec, e.code, e.message, frame.id, s, e.details)
         except Exception:
             log.exception("handler_failed", frame=type(frame).__name__, principal=s.principal)
             self._error(ws, codec, ErrorCode.INTERNAL, "internal error", frame.id, s)

@@ -13,6 +13,20 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 
 from protocol.base import Request
+from protocol.calls import (
+    AgentAnswered,
+    CallbackRequest,
+    CallFailed,
+    CallRinging,
+    CallTransferred,
+    CancelScheduledCall,
+    CustomerAnswered,
+    GetCall,
+    GetJourney,
+    PlaceCallback,
+    ScheduleCall,
+    SetCallResult,
+)
 from protocol.chats import (
     DeleteTemplate,
     FindContacts,
@@ -31,7 +45,7 @@ from protocol.common import Ok, Ping, Pong
 from protocol.config import AgentConfig
 from protocol.errors import CloseCode, ErrorCode
 from protocol.routing import Accept, Decline, End, SetStatus, WrapUpDone
-from protocol.sources import CallHangup, CallIncoming, Created, StartChat
+from protocol.sources import CallHangup, CallIncoming, StartChat
 from protocol.supervision import (
     ApiKeyCreated,
     ConfigSnapshot,
@@ -47,23 +61,34 @@ from protocol.supervision import (
     Unwatch,
     Watch,
 )
-from protocol.views import Customer
 from server import auth
 from server.core.errors import RoutingError
 from server.runtime import ApiKey, Runtime
 from server.sessions import Session
 from server.storage import change_for
+from server.transport.call_dispatch import CallDispatcher
 from server.transport.chat_dispatch import ChatDispatcher
 
 Handler = Callable[[Session, ServerConnection, Any], Awaitable[None] | None]
 
 #: The frames each role may send after logging in.
 _CHAT_READ = {GetChat, GetFile, SearchChats}
+_CALL_AGENT = {PlaceCallback, ScheduleCall, CancelScheduledCall, SetCallResult, GetCall, GetJourney}
+_GATEWAY = {
+    CallIncoming,
+    CallHangup,
+    CallRinging,
+    AgentAnswered,
+    CustomerAnswered,
+    CallTransferred,
+    CallFailed,
+    CallbackRequest,
+}
 _CHAT_AGENT = {SendMessage, SendFile, UpdateChat, ListChats, Identify, FindContacts, GetLookups}
 
 ALLOWED: dict[str, frozenset[type[Request]]] = {
     "agent": frozenset(
-        {SetStatus, Accept, Decline, End, WrapUpDone, Ping} | _CHAT_READ | _CHAT_AGENT
+        {SetStatus, Accept, Decline, End, WrapUpDone, Ping} | _CHAT_READ | _CHAT_AGENT | _CALL_AGENT
     ),
     "supervisor": frozenset(
         {
@@ -85,11 +110,14 @@ ALLOWED: dict[str, frozenset[type[Request]]] = {
             GetLookups,
             PutTemplate,
             DeleteTemplate,
+            GetCall,
+            GetJourney,
+            SetCallResult,
         }
         | _CHAT_READ
     ),
-    "bot": frozenset({StartChat, End, Ping, SendMessage, SendFile} | _CHAT_READ),
-    "gateway": frozenset({CallIncoming, CallHangup, Ping}),
+    "bot": frozenset({StartChat, End, Ping, SendMessage, SendFile, CallbackRequest} | _CHAT_READ),
+    "gateway": frozenset({Ping} | _GATEWAY),
 }
 
 
@@ -109,8 +137,6 @@ class Dispatcher:
             Decline: self.decline,
             End: self.end,
             WrapUpDone: self.wrap_up_done,
-            CallIncoming: self.call_incoming,
-            CallHangup: self.call_hangup,
             Watch: self.watch,
             Unwatch: self.unwatch,
             SetAgentStatus: self.set_agent_status,
@@ -122,7 +148,9 @@ class Dispatcher:
             CreateApiKey: self.create_api_key,
             DeleteApiKey: self.delete_api_key,
         }
-        self.handlers.update(ChatDispatcher(runtime).handlers)
+        chats = ChatDispatcher(runtime)
+        self.handlers.update(chats.handlers)
+        self.handlers.update(CallDispatcher(runtime, chats).handlers)
 
     def ok(self, s: Session, conn: ServerConnection, f: Request) -> None:
         self.rt.commit(s, Ok(id=f.id), conn)
@@ -152,34 +180,6 @@ class Dispatcher:
 
     def wrap_up_done(self, s: Session, conn: ServerConnection, f: WrapUpDone) -> None:
         self.router.finish_wrap_up(s.principal)
-        self.ok(s, conn, f)
-
-    # -------------------------------------------------------- bots, gateway
-
-    def _key(self, s: Session) -> ApiKey:
-        return self.rt.keys[s.principal]
-
-    def _check_queue(self, s: Session, queue: str) -> None:
-        if queue not in self._key(s).cfg.queues:
-            raise RoutingError(ErrorCode.FORBIDDEN, f"this key may not use queue {queue!r}")
-
-    def call_incoming(self, s: Session, conn: ServerConnection, f: CallIncoming) -> None:
-        queue = f.queue
-        if queue is None:
-            # Until inbox numbers exist, a dialed number may name a queue.
-            queue = f.dialed if f.dialed in self.router.queues else None
-        if queue is None:
-            raise RoutingError(ErrorCode.INVALID, f"no queue for dialed number {f.dialed!r}")
-        self._check_queue(s, queue)
-        customer = Customer(phone=f.caller)
-        ix = self.router.create("call", queue, s.principal, customer, "phone", call_id=f.call_id)
-        self.rt.commit(s, Created(id=f.id, interaction=ix.view()), conn)
-
-    def call_hangup(self, s: Session, conn: ServerConnection, f: CallHangup) -> None:
-        ix = self.router.calls.get(f.call_id)
-        if ix is None:
-            raise RoutingError(ErrorCode.NOT_FOUND, f"no live call {f.call_id!r}")
-        self.router.end(ix.id, actor(s), f.cause)
         self.ok(s, conn, f)
 
     # ------------------------------------------------------------ supervisors

@@ -10,6 +10,35 @@ import msgspec
 import pytest
 
 from protocol.auth import Login, LoginKey, OfferView, Resume, Welcome
+from protocol.calls import (
+    AgentAnswered,
+    CallbackQueued,
+    CallbackRequest,
+    CallDetail,
+    CallFailed,
+    CallPush,
+    CallRecord,
+    CallRinging,
+    CallTransferred,
+    CancelScheduledCall,
+    Connect,
+    CustomerAnswered,
+    GetCall,
+    GetJourney,
+    Hangup,
+    Journey,
+    JourneyEntry,
+    JourneyStep,
+    Originate,
+    PlaceCallback,
+    Play,
+    RingAgent,
+    ScheduleCall,
+    Scheduled,
+    ScheduledCallView,
+    SetCallResult,
+    StopRinging,
+)
 from protocol.chats import (
     ChatHistory,
     ChatList,
@@ -234,6 +263,20 @@ CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     GetLookups(id=31),
     PutTemplate(id=32, template=TEMPLATE),
     DeleteTemplate(id=33, template="old-template"),
+    CallRinging(id=34, call_id="pbx-42", device="alice-soft"),
+    AgentAnswered(id=35, call_id="pbx-42", device="alice-soft"),
+    CustomerAnswered(id=36, call_id="out-7"),
+    CallTransferred(id=37, call_id="pbx-42", target="ext-102"),
+    CallFailed(id=38, call_id="out-7", cause="user_busy"),
+    CallbackRequest(id=39, number="+15551234567", queue="calls", requested_at=NOW - 60),
+    PlaceCallback(
+        id=40, interaction="ch-000042", number="+15551234567", device="alice-soft", verified=True
+    ),
+    ScheduleCall(id=41, number="+15551234567", at=NOW + 3600, device="alice-soft"),
+    CancelScheduledCall(id=42, scheduled="s-1"),
+    SetCallResult(id=43, interaction="i-9", result="callback", reason="no answer twice"),
+    GetCall(id=44, interaction="i-9"),
+    GetJourney(id=45, contact="c-1"),
 )
 
 #: One realistic instance of every server frame, in the order of ``SERVER_FRAMES``.
@@ -279,6 +322,68 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
     Identified(id=29, contact=DANA),
     Contacts(id=30, contacts=[DANA]),
     Lookups(id=31, templates=[TEMPLATE], results=[ResultOption(id="resolved", name="Resolved")]),
+    CallbackQueued(id=39, outcome="queued", interaction=CALL),
+    Scheduled(
+        id=41,
+        call=ScheduledCallView(
+            id="s-1",
+            agent="alice",
+            number="+15551234567",
+            at=NOW + 3600,
+            device="alice-soft",
+            status="pending",
+        ),
+    ),
+    CallDetail(
+        id=44,
+        record=CallRecord(
+            interaction=CALL,
+            kind="inbound",
+            state="answered",
+            call_id="pbx-42",
+            number="+15551234567",
+            device="alice-soft",
+            answered_at=NOW,
+            talking=42.5,
+            steps=[JourneyStep(at=NOW, step="initiated", detail="+15551234567")],
+        ),
+    ),
+    Journey(
+        id=45,
+        contact=DANA,
+        entries=[
+            JourneyEntry(
+                interaction="i-9",
+                channel="call",
+                kind="inbound",
+                status="ended",
+                agent="alice",
+                queue="calls",
+                created_at=NOW,
+            )
+        ],
+    ),
+    CallPush(seq=7, interaction="i-9", call_id="pbx-42", state="answered"),
+    RingAgent(
+        seq=8,
+        call_id="pbx-42",
+        agent="alice",
+        device="alice-soft",
+        address="sip:101@pbx",
+        timeout=20.0,
+    ),
+    StopRinging(seq=9, call_id="pbx-42", agent="alice", device="alice-soft"),
+    Connect(seq=10, call_id="pbx-42", agent="alice", device="alice-soft", address="sip:101@pbx"),
+    Play(seq=11, call_id="cb-1", to="agent", text="This is the callback call."),
+    Originate(
+        seq=12,
+        call_id="cb-1",
+        agent="alice",
+        device="alice-soft",
+        address="sip:101@pbx",
+        number="+15551234567",
+    ),
+    Hangup(seq=13, call_id="pbx-42"),
 )
 
 

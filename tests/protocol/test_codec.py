@@ -13,6 +13,31 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
+from protocol.calls import (
+    AgentAnswered,
+    CallbackQueued,
+    CallbackRequest,
+    CallDetail,
+    CallFailed,
+    CallPush,
+    CallRinging,
+    CallTransferred,
+    CancelScheduledCall,
+    Connect,
+    CustomerAnswered,
+    GetCall,
+    GetJourney,
+    Hangup,
+    Journey,
+    Originate,
+    PlaceCallback,
+    Play,
+    RingAgent,
+    ScheduleCall,
+    Scheduled,
+    SetCallResult,
+    StopRinging,
+)
 from protocol.chats import (
     ChatHistory,
     ChatList,
@@ -107,6 +132,18 @@ CLIENT_TAGS = {
     GetLookups: "get_lookups",
     PutTemplate: "put_template",
     DeleteTemplate: "delete_template",
+    CallRinging: "call_ringing",
+    AgentAnswered: "agent_answered",
+    CustomerAnswered: "customer_answered",
+    CallTransferred: "call_transferred",
+    CallFailed: "call_failed",
+    CallbackRequest: "callback_request",
+    PlaceCallback: "place_callback",
+    ScheduleCall: "schedule_call",
+    CancelScheduledCall: "cancel_scheduled_call",
+    SetCallResult: "set_call_result",
+    GetCall: "get_call",
+    GetJourney: "get_journey",
 }
 SERVER_TAGS = {
     Welcome: "welcome",
@@ -131,6 +168,17 @@ SERVER_TAGS = {
     Identified: "identified",
     Contacts: "contacts",
     Lookups: "lookups",
+    CallbackQueued: "callback_queued",
+    Scheduled: "scheduled",
+    CallDetail: "call",
+    Journey: "journey",
+    CallPush: "call_state",
+    RingAgent: "ring_agent",
+    StopRinging: "stop_ringing",
+    Connect: "connect",
+    Play: "play",
+    Originate: "originate",
+    Hangup: "hangup",
 }
 TAGS = {**CLIENT_TAGS, **SERVER_TAGS}
 
