@@ -67,6 +67,34 @@ def bot(args: argparse.Namespace) -> int:
     return run(run_bot(args.url, key, queues, args.rate, args.chats, args.duration, args.seed))
 
 
+def gateway_sim(args: argparse.Namespace) -> int:
+    from server import logs
+    from server.gateway_sim import SimSettings
+    from server.gateway_sim import run as run_sim
+
+    logs.configure(args.log_level or "info", json=args.json_logs)
+    key = args.key or ("sbk_demo_gateway" if args.demo else None)
+    if key is None:
+        raise SystemExit("give --key (or --demo for the demo server's gateway key)")
+    settings = SimSettings(
+        queue=args.queue,
+        rate=args.rate,
+        max_calls=args.calls,
+        duration=args.duration,
+        talk=args.talk,
+        callbacks=args.callbacks,
+        auto_answer=args.auto_answer,
+        seed=args.seed,
+    )
+
+    async def main() -> int:
+        stats = await run_sim(args.url, key, settings)
+        print(stats, file=sys.stderr)
+        return 0
+
+    return run(main())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -98,6 +126,24 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--log-level")
     b.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None)
     b.set_defaults(func=bot)
+
+    g = sub.add_parser("gateway-sim", help="simulate a telephony gateway placing calls")
+    g.add_argument("--demo", action="store_true", help="use the demo server's gateway key")
+    g.add_argument("--url", default="ws://127.0.0.1:8080/ws")
+    g.add_argument("--key", help="the gateway's API key")
+    g.add_argument("--queue", default="calls")
+    g.add_argument("--rate", type=float, default=0.2, help="new calls per second")
+    g.add_argument("--calls", type=int, default=0, help="stop after this many calls (0: no limit)")
+    g.add_argument("--duration", type=float, default=0.0, help="seconds to run (0: until ^C)")
+    g.add_argument("--talk", type=float, default=20.0, help="mean talk time, seconds")
+    g.add_argument("--callbacks", type=float, default=0.1, help="share asking for a callback")
+    g.add_argument(
+        "--auto-answer", type=float, default=None, help="softphones answer after N seconds"
+    )
+    g.add_argument("--seed", type=int)
+    g.add_argument("--log-level")
+    g.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None)
+    g.set_defaults(func=gateway_sim)
     args = parser.parse_args(argv)
     return int(args.func(args))
 
