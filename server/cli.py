@@ -95,6 +95,24 @@ def gateway_sim(args: argparse.Namespace) -> int:
     return run(main())
 
 
+def load(args: argparse.Namespace) -> int:
+    from server.load.run import run_load, show
+    from server.load.worker import LoadSettings
+
+    s = LoadSettings(
+        url=args.url, agents=args.agents, bots=args.bots, processes=args.processes,
+        duration=args.duration, max_chats=args.max_chats, chat_rate=args.rate,
+        messages=args.messages, message_rate=args.message_rate, accept_delay=args.accept_delay,
+        handle=args.handle, handle_dist=args.handle_dist, decline=args.decline,
+        calls_rate=args.calls_rate, talk=args.talk, encoding=args.encoding, seed=args.seed,
+    )  # fmt: skip
+    supervisor = tuple(args.supervisor.split(":", 1))
+    result = run_load(s, (supervisor[0], supervisor[1]), args.out, args.allow_remote)
+    show(result)
+    print(f"report written to {args.out}", file=sys.stderr)
+    return 0 if result["verification"]["ok"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -144,6 +162,29 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--log-level")
     g.add_argument("--json-logs", action=argparse.BooleanOptionalAction, default=None)
     g.set_defaults(func=gateway_sim)
+
+    lt = sub.add_parser("load", help="drive a running server with agents, bots and calls")
+    lt.add_argument("--url", default="ws://127.0.0.1:8080/ws")
+    lt.add_argument("--allow-remote", action="store_true", help="allow a non-loopback host")
+    lt.add_argument("--supervisor", default="sam:sam-demo", help="user:password for the setup")
+    lt.add_argument("--agents", type=int, default=20)
+    lt.add_argument("--bots", type=int, default=4)
+    lt.add_argument("--processes", type=int, default=2, help="client processes")
+    lt.add_argument("--duration", type=float, default=10.0, help="seconds of arrivals")
+    lt.add_argument("--max-chats", type=int, default=0, help="stop after this many chats")
+    lt.add_argument("--rate", type=float, default=10.0, help="new chats per second (Poisson)")
+    lt.add_argument("--messages", type=int, default=3, help="customer messages per chat")
+    lt.add_argument("--message-rate", type=float, default=5.0, help="messages/s within a chat")
+    lt.add_argument("--accept-delay", type=float, default=0.0)
+    lt.add_argument("--handle", type=float, default=1.0, help="seconds an agent keeps a chat")
+    lt.add_argument("--handle-dist", choices=["fixed", "exponential"], default="fixed")
+    lt.add_argument("--decline", type=float, default=0.0, help="share of offers declined")
+    lt.add_argument("--calls-rate", type=float, default=0.0, help="calls/s from a gateway sim")
+    lt.add_argument("--talk", type=float, default=1.0, help="mean talk time of calls")
+    lt.add_argument("--encoding", choices=["msgpack", "json"], default="msgpack")
+    lt.add_argument("--seed", type=int, default=1)
+    lt.add_argument("--out", default="load-report.json", help="JSON report file")
+    lt.set_defaults(func=load)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

@@ -1,0 +1,1 @@
+"""``switchboard load``: drive a running server like a busy contact center."""
