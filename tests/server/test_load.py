@@ -16,14 +16,9 @@ from server.load.worker import LoadSettings
 SENT = {"c1": ["a", "b", "c"], "c2": ["x", "y"]}
 
 
-def clean() -> dict[str, dict[str, list[str]]]:
-    return {"bot_sent": SENT, "agent_got": {k: list(v) for k, v in SENT.items()}}
-
-
-def judge(agent_got: dict[str, list[str]], finished: set[str] | None = None):  # type: ignore[no-untyped-def]
-    return verify(
-        SENT, agent_got, {}, {}, {"c1", "c2"}, {"c1", "c2"} if finished is None else finished
-    )
+def judge(agent_got: dict[str, list[str]], finished: set[str] | None = None) -> Verdict:
+    done = {"c1", "c2"} if finished is None else finished
+    return verify(SENT, agent_got, {}, {}, {"c1", "c2"}, done)
 
 
 def test_clean_run_passes() -> None:
