@@ -187,11 +187,16 @@ def run_load(
     out: str | None = None,
     allow_remote: bool = False,
     live: bool = True,
+    prepared: tuple[list[str], list[str], str] | None = None,
 ) -> dict[str, Any]:
-    """Run a whole load test; returns the report (also written to ``out``)."""
+    """Run a whole load test; returns the report (also written to ``out``).
+
+    ``prepared`` (agents, bot secrets, gateway secret) skips the setup, for
+    servers seeded beforehand (the benchmarks seed 10,000 agents that way).
+    """
     if not is_loopback(s.url) and not allow_remote:
         raise SystemExit(f"{s.url} is not loopback; pass --allow-remote to load another host")
-    agents, bots, gateway = asyncio.run(setup(s, supervisor))
+    agents, bots, gateway = prepared or asyncio.run(setup(s, supervisor))
     plan = shards(s, agents, bots, gateway)
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
