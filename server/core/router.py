@@ -254,7 +254,7 @@ class Router:
             )
             if rec.band == 1:
                 self._next_order = max(self._next_order, rec.order + 1)
-            else:
+            elif rec.band == 0:  # band 2 (callbacks) is ordered by request time
                 self._next_head = max(self._next_head, rec.order + 1)
             self._track(ix)
             agent = self.agents.get(rec.agent or "")
