@@ -142,15 +142,15 @@ class Play(GatewayCommand, tag="play", kw_only=True):
 
 
 class Originate(GatewayCommand, tag="originate", kw_only=True):
-    """Place an outbound call: ring the agent's device first, play the
-    announcement (if any) to the agent, then dial the customer."""
+    """Place an outbound call: ring the agent's device first, then dial the
+    customer once the agent answered (for a callback, after the ``play``
+    command the server sends when the agent's leg answers)."""
 
     agent: str
     device: str
     address: str
     number: str
     caller_id: str = ""
-    announcement: str = ""
 
 
 class Hangup(GatewayCommand, tag="hangup", kw_only=True):

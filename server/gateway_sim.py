@@ -120,7 +120,7 @@ class GatewaySim:
         self.stats.originated += 1
         await asyncio.sleep(0.2)  # the agent's phone rings and is picked up
         await self._send(AgentAnswered(id=0, call_id=cmd.call_id, device=cmd.device))
-        await asyncio.sleep(0.5)  # the announcement plays, the customer's phone rings
+        await asyncio.sleep(0.5)  # the announcement (a "play" command) plays, the customer rings
         if self.rng.random() < self.s.customer_fails:
             self.stats.failed += 1
             await self._send(CallFailed(id=0, call_id=cmd.call_id, cause="no_answer"))

@@ -22,6 +22,7 @@ from protocol.calls import (
     Connect,
     Hangup,
     Originate,
+    Play,
     RingAgent,
     ScheduledCallView,
     StopRinging,
@@ -209,6 +210,9 @@ class Calls:
         now = self.router.clock()
         if event == "agent_answered":
             self._step(row, "answered_by_agent", f"{ix.agent} {row.device}".strip())
+            if row.kind == "callback":
+                # The agent must know this is a callback before the customer answers.
+                self._command(ix, Play(call_id=row.call_id, to="agent", text=CALLBACK_ANNOUNCEMENT))
             if row.kind == "inbound":
                 row.answered_at = now
                 self._save(row)
@@ -432,7 +436,6 @@ class Calls:
                 self._command(ix, Originate(
                     call_id=row.call_id, agent=agent.username, device=row.device,
                     address=row.address, number=row.number, caller_id=self.settings.caller_id,
-                    announcement=CALLBACK_ANNOUNCEMENT if row.kind == "callback" else "",
                 ))  # fmt: skip
         elif event == "requeued":
             self._move(row, "requeued")

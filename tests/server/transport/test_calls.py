@@ -243,9 +243,10 @@ async def test_callback_cap_dedupe_and_order(agent, gateway) -> None:
     await a.request(Accept(id=0, offer=first.offer))
     originate = await push(gateway, "originate")
     assert originate.number == "+15550100502" and originate.device == "bob-soft"
-    assert originate.announcement == CALLBACK_ANNOUNCEMENT
     call_id = originate.call_id
     await gateway.request(AgentAnswered(id=0, call_id=call_id, device="bob-soft"))
+    play = await push(gateway, "play")
+    assert (play.call_id, play.to, play.text) == (call_id, "agent", CALLBACK_ANNOUNCEMENT)
     await gateway.request(CustomerAnswered(id=0, call_id=call_id))
     record = (await a.request(GetCall(id=0, interaction=first.interaction.id))).record
     assert (record.kind, record.state) == ("callback", "connected")
