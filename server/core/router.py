@@ -454,28 +454,43 @@ class Router:
         if call_id is not None and call_id in self.calls:
             return self.calls[call_id]  # the gateway repeated itself
         now = self.clock()
-        ix = Interaction(
-            id=self.new_id("i"),
-            channel=channel,
-            queue=queue_id,
-            owner=owner,
-            created_at=now,
-            enqueued_at=now,
-            priority=queue.priority,
-            band=order_key[0] if order_key else 1,
-            order=order_key[1] if order_key else self._next_order,
-            customer=customer or Customer(),
-            source=source,
-            call_id=call_id,
-            contact=contact,
-            previous=previous,
-        )
-        self._next_order += 1
+        ix = self._new(channel, queue, owner, customer, source, call_id, now)
+        ix.contact, ix.previous = contact, previous
+        if order_key is not None:
+            ix.band, ix.order = order_key
         self._track(ix)
         self._save(ix)
         self._notify("created", ix)
         self._arm_max_wait(ix)
         self._wait(ix)
+        return ix
+
+    def _new(
+        self,
+        channel: Channel,
+        queue: QueueConfig,
+        owner: str,
+        customer: Customer | None,
+        source: str,
+        call_id: str | None,
+        now: float,
+    ) -> Interaction:
+        """A new interaction, waiting in ``queue`` in arrival order."""
+        ix = Interaction(
+            id=self.new_id("i"),
+            channel=channel,
+            queue=queue.id,
+            owner=owner,
+            created_at=now,
+            enqueued_at=now,
+            priority=queue.priority,
+            band=1,
+            order=self._next_order,
+            customer=customer or Customer(),
+            source=source,
+            call_id=call_id,
+        )
+        self._next_order += 1
         return ix
 
     def create_failed(
@@ -493,23 +508,8 @@ class Router:
         if queue_id not in self.queues:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no queue {queue_id!r}")
         now = self.clock()
-        ix = Interaction(
-            id=self.new_id("i"),
-            channel=channel,
-            queue=queue_id,
-            owner=owner,
-            created_at=now,
-            enqueued_at=now,
-            priority=0,
-            band=1,
-            order=0,
-            status="failed",
-            customer=customer,
-            source=source,
-            call_id=call_id,
-            ended_at=now,
-            end_reason=reason,
-        )
+        ix = self._new(channel, self.queues[queue_id], owner, customer, source, call_id, now)
+        ix.status, ix.ended_at, ix.end_reason = "failed", now, reason
         self._save(ix)
         self._notify("created", ix)
         self._interaction_changed(ix, to_agent=False)
@@ -539,25 +539,8 @@ class Router:
         if call_id is not None and call_id in self.calls:
             raise RoutingError(ErrorCode.CONFLICT, f"call {call_id!r} exists")
         now = self.clock()
-        ix = Interaction(
-            id=self.new_id("i"),
-            channel=channel,
-            queue=queue_id,
-            owner=owner,
-            created_at=now,
-            enqueued_at=now,
-            priority=queue.priority,
-            band=1,
-            order=self._next_order,
-            status="assigned",
-            customer=customer or Customer(),
-            source=source,
-            call_id=call_id,
-            agent=username,
-            accepted_at=now,
-            contact=contact,
-        )
-        self._next_order += 1
+        ix = self._new(channel, queue, owner, customer, source, call_id, now)
+        ix.status, ix.agent, ix.accepted_at, ix.contact = "assigned", username, now, contact
         agent.state = step(AGENT_STATE, "agent", agent.state, "offer")
         agent.state = step(AGENT_STATE, "agent", agent.state, "accept")
         agent.version += 1
