@@ -77,16 +77,22 @@ def client_process(port: int, names: list[str], ready: object, release: object) 
         sem = asyncio.Semaphore(200)  # no more than 200 handshakes at once
 
         async def one(name: str) -> None:
-            async with sem:
-                try:
-                    c = await Client.connect(
-                        f"ws://127.0.0.1:{port}/ws", encoding="msgpack", open_timeout=60
-                    )
-                    await c.login(name, PASSWORD)
-                except Exception as exc:  # counted: the server refused or ran out of fds
-                    failed.append(repr(exc))
+            # Opening thousands at once on 2 shared cores, some handshakes time
+            # out; try again (this measures holding connections, not how fast
+            # they can be opened). What still fails is counted.
+            for attempt in range(3):
+                async with sem:
+                    try:
+                        c = await Client.connect(
+                            f"ws://127.0.0.1:{port}/ws", encoding="msgpack", open_timeout=60
+                        )
+                        await c.login(name, PASSWORD)
+                    except Exception as exc:
+                        if attempt == 2:
+                            failed.append(repr(exc))
+                        continue
+                    clients.append(c)
                     return
-                clients.append(c)
 
         await asyncio.gather(*(one(n) for n in names))
         ready.put((len(clients), failed[:3], len(failed)))  # type: ignore[attr-defined]
@@ -141,7 +147,11 @@ def measure(n: int, processes: int) -> dict[str, object]:
         login_seconds = time.time() - started
         time.sleep(3.0)  # let everything settle: idle, keepalive pings running
         after = rss_kib(server.pid)
-        sessions = health(port)["sessions"]
+        fds = len(os.listdir(f"/proc/{server.pid}/fd"))
+        try:
+            sessions = health(port)["sessions"]
+        except OSError:
+            sessions = None  # at the fd limit the server cannot accept even /healthz
         release.put(True)
         for p in procs:
             p.join(timeout=60)
@@ -152,6 +162,7 @@ def measure(n: int, processes: int) -> dict[str, object]:
             "failed": failures,
             "errors": errors,
             "server_sessions": sessions,
+            "server_fds": fds,
             "rss_before_kib": before,
             "rss_after_kib": after,
             "kib_per_connection": round(per_conn, 2),
