@@ -4,14 +4,8 @@ nothing that was acknowledged may be lost, and waiting work keeps its order."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,105 +21,8 @@ pytestmark = pytest.mark.slow
 BOT_KEY = "sbk_demo_webchat"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def healthy(port: int) -> bool:
-    """Whether GET /healthz answers 200 on ``port``."""
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    try:
-        writer.write(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-        await writer.drain()
-        async with asyncio.timeout(2):
-            data = await reader.read()
-    except (OSError, TimeoutError):
-        return False
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    return data.startswith(b"HTTP/1.1 200")
-
-
-class ServerProcess:
-    """``switchboard serve --demo`` in a child process, on its own port."""
-
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
-        self.proc = proc
-        self.port = port
-        self.log = log
-        self.url = f"ws://127.0.0.1:{port}/ws"
-
-    async def wait_ready(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not await healthy(self.port):
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy within {timeout} s:\n{self.log.read_text()}")
-            await asyncio.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, exactly like a crash."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-
-Launch = Callable[..., Awaitable[ServerProcess]]
-
-
-@pytest.fixture
-async def launch(tmp_path: Path) -> AsyncIterator[Launch]:
-    """Start server processes on ``tmp_path/crash.db``; every one is killed at the end."""
-    started: list[ServerProcess] = []
-
-    async def start(config: Path | None = None) -> ServerProcess:
-        port = free_port()
-        log = tmp_path / f"server-{len(started)}.log"
-        cmd = [sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(port)]
-        cmd += ["--db", str(tmp_path / "crash.db"), "--log-level", "warning"]
-        if config is not None:
-            cmd += ["--config", str(config)]
-        with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-        server = ServerProcess(proc, port, log)
-        started.append(server)
-        await server.wait_ready()
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in started:
-            server.kill()
-
-
-@pytest.fixture
-async def clients() -> AsyncIterator[Callable[..., Awaitable[Client]]]:
-    """Open clients; all closed at the end, even when their server is dead."""
-    opened: list[Client] = []
-
-    async def open_client(url: str, encoding: str = "json") -> Client:
-        client = await Client.connect(url, encoding=encoding)
-        opened.append(client)
-        return client
-
-    yield open_client
-    for c in opened:
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(3):
-                await c.close()
-
-
 async def create_work(
-    server: ServerProcess,
+    server: Any,
     open_client: Callable[..., Awaitable[Client]],
     chats: int,
     decline: int = 0,
@@ -168,7 +65,7 @@ async def drain_offers(carol: Client, count: int) -> list[tuple[str, str]]:
     return seen
 
 
-async def test_kill_9_loses_nothing_acknowledged(launch: Launch, clients, tmp_path: Path) -> None:
+async def test_kill_9_loses_nothing_acknowledged(launch, clients, tmp_path: Path) -> None:
     """After kill -9, alice resumes her chat, the other 19 come back in order, the bot sees all."""
     started = time.monotonic()
     first = await launch()
@@ -205,7 +102,7 @@ async def test_kill_9_loses_nothing_acknowledged(launch: Launch, clients, tmp_pa
 
 
 async def test_agent_not_back_after_crash_gets_work_requeued_at_head(
-    launch: Launch, clients, tmp_path: Path
+    launch, clients, tmp_path: Path
 ) -> None:
     """If alice does not come back within the grace period, her chat is offered first."""
     started = time.monotonic()
@@ -242,7 +139,7 @@ async def test_agent_not_back_after_crash_gets_work_requeued_at_head(
     assert time.monotonic() - started < 20
 
 
-async def test_kill_9_during_a_burst_keeps_every_acknowledged_chat(launch: Launch, clients) -> None:
+async def test_kill_9_during_a_burst_keeps_every_acknowledged_chat(launch, clients) -> None:
     """Killed while chats are still being written, every acknowledged one is back, in order."""
     started = time.monotonic()
     first = await launch()

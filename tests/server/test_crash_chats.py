@@ -4,15 +4,10 @@ they can: after a restart every acknowledged message is there, once, in order.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,63 +34,6 @@ CONFIG = """\
 [limits]
 rate = { agent = 100000.0, supervisor = 100000.0, bot = 100000.0, gateway = 100000.0 }
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def healthy(port: int) -> bool:
-    """Whether GET /healthz answers 200 on ``port``."""
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    except OSError:
-        return False
-    try:
-        writer.write(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
-        await writer.drain()
-        async with asyncio.timeout(2):
-            data = await reader.read()
-    except (OSError, TimeoutError):
-        return False
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    return data.startswith(b"HTTP/1.1 200")
-
-
-class ServerProcess:
-    """``switchboard serve --demo`` in a child process, on the test's database."""
-
-    def __init__(self, tmp_path: Path, number: int) -> None:
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
-        self.log = tmp_path / f"server-{number}.log"
-        config = tmp_path / "switchboard.toml"
-        config.write_text(CONFIG)
-        cmd = [sys.executable, "-m", "server.cli", "serve", "--demo", "--port", str(self.port)]
-        cmd += ["--db", str(tmp_path / "chats.db"), "--config", str(config)]
-        cmd += ["--log-level", "warning"]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
-
-    async def wait_ready(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not await healthy(self.port):
-            if self.proc.poll() is not None:
-                pytest.fail(f"server exited with {self.proc.returncode}:\n{self.log.read_text()}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not healthy within {timeout} s:\n{self.log.read_text()}")
-            await asyncio.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs, exactly like a crash."""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
 
 
 @dataclass
@@ -138,120 +76,102 @@ async def write(
     await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def test_kill_9_mid_conversation_keeps_every_acknowledged_message(tmp_path: Path) -> None:
+async def test_kill_9_mid_conversation_keeps_every_acknowledged_message(launch, clients) -> None:
     """Bot and agents write both ways in two chats; after kill -9 each acknowledged message is
     in its transcript exactly once at its n, n runs 1..N, and a resend is a duplicate."""
     started = time.monotonic()
-    servers: list[ServerProcess] = []
-    opened: list[Client] = []
 
-    async def launch() -> ServerProcess:
-        server = ServerProcess(tmp_path, len(servers))
-        servers.append(server)
-        await server.wait_ready()
-        return server
+    async def connect(server: Any, encoding: str = "json") -> Client:
+        return await clients(server.url, encoding)
 
-    async def connect(server: ServerProcess, encoding: str = "json") -> Client:
-        client = await Client.connect(server.url, encoding=encoding)
-        opened.append(client)
-        return client
+    first = await launch(CONFIG)
+    bot = await connect(first, "msgpack")
+    await bot.login_key(BOT_KEY)
+    chats: list[Chat] = []
+    agents: dict[str, Client] = {}
+    for name in AGENTS:  # one at a time, so each chat is offered to the agent just ready
+        agent = await connect(first)
+        welcome = await agent.login(name, f"{name}-demo")
+        assert welcome.session_token
+        await agent.request(SetStatus(id=0, status="ready"))
+        created = await bot.request(
+            StartChat(id=0, queue="sales", customer=Customer(name=f"customer of {name}"))
+        )
+        offer = await agent.next_push("offer")
+        assert offer.interaction.id == created.interaction.id
+        await agent.request(Accept(id=0, offer=offer.offer))
+        chats.append(Chat(created.interaction.id, name, welcome.session_token))
+        agents[name] = agent
 
-    try:
-        first = await launch()
-        bot = await connect(first, "msgpack")
-        await bot.login_key(BOT_KEY)
-        chats: list[Chat] = []
-        agents: dict[str, Client] = {}
-        for name in AGENTS:  # one at a time, so each chat is offered to the agent just ready
-            agent = await connect(first)
-            welcome = await agent.login(name, f"{name}-demo")
-            assert welcome.session_token
-            await agent.request(SetStatus(id=0, status="ready"))
-            created = await bot.request(
-                StartChat(id=0, queue="sales", customer=Customer(name=f"customer of {name}"))
-            )
-            offer = await agent.next_push("offer")
-            assert offer.interaction.id == created.interaction.id
-            await agent.request(Accept(id=0, offer=offer.offer))
-            chats.append(Chat(created.interaction.id, name, welcome.session_token))
-            agents[name] = agent
+    due, killed = asyncio.Event(), asyncio.Event()
+    total = 0
 
-        due, killed = asyncio.Event(), asyncio.Event()
-        total = 0
+    def on_ack(chat: Chat, reply: Any) -> None:
+        nonlocal total
+        chat.replies.append(reply)
+        chat.acked.append(reply.message)
+        total += 1
+        if total >= KILL_AFTER:
+            due.set()
 
-        def on_ack(chat: Chat, reply: Any) -> None:
-            nonlocal total
-            chat.replies.append(reply)
-            chat.acked.append(reply.message)
-            total += 1
-            if total >= KILL_AFTER:
-                due.set()
+    async def kill_when_due() -> None:
+        await due.wait()
+        # No wait here: the writers go on sending while the process dies.
+        os.kill(first.proc.pid, signal.SIGKILL)
+        while first.proc.poll() is None:
+            await asyncio.sleep(0.005)
+        killed.set()
 
-        async def kill_when_due() -> None:
-            await due.wait()
-            # No wait here: the writers go on sending while the process dies.
-            os.kill(first.proc.pid, signal.SIGKILL)
-            while first.proc.poll() is None:
-                await asyncio.sleep(0.005)
-            killed.set()
+    writers = [
+        write(client, chat, author, killed, on_ack)
+        for chat in chats
+        for client, author in ((bot, "customer"), (agents[chat.agent], "agent"))
+    ]
+    async with asyncio.timeout(15):
+        await asyncio.gather(kill_when_due(), *writers)
+    assert killed.is_set()
+    for chat in chats:
+        assert all(r.interaction == chat.id and not r.duplicate for r in chat.replies)
+        authors = {m.author for m in chat.acked}
+        assert authors == {"customer", "agent"}, f"{chat.agent}'s chat was not two-way"
+    # Some messages never got their acknowledgement: the kill was mid-stream.
+    assert sum(len(c.acked) for c in chats) < sum(len(c.sent) for c in chats)
 
-        writers = [
-            write(client, chat, author, killed, on_ack)
-            for chat in chats
-            for client, author in ((bot, "customer"), (agents[chat.agent], "agent"))
-        ]
-        async with asyncio.timeout(15):
-            await asyncio.gather(kill_when_due(), *writers)
-        assert killed.is_set()
-        for chat in chats:
-            assert all(r.interaction == chat.id and not r.duplicate for r in chat.replies)
-            authors = {m.author for m in chat.acked}
-            assert authors == {"customer", "agent"}, f"{chat.agent}'s chat was not two-way"
-        # Some messages never got their acknowledgement: the kill was mid-stream.
-        assert sum(len(c.acked) for c in chats) < sum(len(c.sent) for c in chats)
+    second = await launch(CONFIG)
+    bot = await connect(second, "msgpack")
+    await bot.login_key(BOT_KEY)
+    for chat in chats:
+        agent = await connect(second)
+        welcome = await agent.resume(chat.token)
+        assert welcome.resumed and welcome.principal == chat.agent
+        assert [ix.id for ix in welcome.interactions] == [chat.id]
+        transcript = (await agent.request(GetChat(id=0, interaction=chat.id))).messages
+        check_transcript(chat, transcript)
+        print(
+            "STATS",
+            chat.agent,
+            len(chat.sent),
+            len(chat.acked),
+            len(transcript),
+            {a: sum(m.author == a for m in chat.acked) for a in ("customer", "agent")},
+        )
 
-        second = await launch()
-        bot = await connect(second, "msgpack")
-        await bot.login_key(BOT_KEY)
-        for chat in chats:
-            agent = await connect(second)
-            welcome = await agent.resume(chat.token)
-            assert welcome.resumed and welcome.principal == chat.agent
-            assert [ix.id for ix in welcome.interactions] == [chat.id]
-            transcript = (await agent.request(GetChat(id=0, interaction=chat.id))).messages
-            check_transcript(chat, transcript)
-            print(
-                "STATS",
-                chat.agent,
-                len(chat.sent),
-                len(chat.acked),
-                len(transcript),
-                {a: sum(m.author == a for m in chat.acked) for a in ("customer", "agent")},
-            )
-
-            # A resend of an acknowledged message, after the restart, is found, not stored again.
-            for client, author in ((agent, "agent"), (bot, "customer")):
-                earlier = next(m for m in reversed(chat.acked) if m.author == author)
-                again = await client.request(
-                    SendMessage(
-                        id=0, interaction=chat.id, text=earlier.text, client_id=earlier.client_id
-                    )
+        # A resend of an acknowledged message, after the restart, is found, not stored again.
+        for client, author in ((agent, "agent"), (bot, "customer")):
+            earlier = next(m for m in reversed(chat.acked) if m.author == author)
+            again = await client.request(
+                SendMessage(
+                    id=0, interaction=chat.id, text=earlier.text, client_id=earlier.client_id
                 )
-                assert again.duplicate and again.message == earlier
-            after = (await agent.request(GetChat(id=0, interaction=chat.id))).messages
-            assert after == transcript
-            # And the numbering goes on from the last stored message.
-            new = await agent.request(
-                SendMessage(id=0, interaction=chat.id, text="after the crash", client_id="new")
             )
-            assert not new.duplicate and new.message.n == len(transcript) + 1
-    finally:
-        for server in servers:
-            server.kill()
-        for client in opened:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(3):
-                    await client.close()
+            assert again.duplicate and again.message == earlier
+        after = (await agent.request(GetChat(id=0, interaction=chat.id))).messages
+        assert after == transcript
+        # And the numbering goes on from the last stored message.
+        new = await agent.request(
+            SendMessage(id=0, interaction=chat.id, text="after the crash", client_id="new")
+        )
+        assert not new.duplicate and new.message.n == len(transcript) + 1
     assert time.monotonic() - started < 20
 
 
