@@ -78,7 +78,6 @@ async def _fresh_key(
 
 
 def shards(s: LoadSettings, agents: list[str], bots: list[str], gateway: str) -> list[Shard]:
-    start_at = time.time() + 4.0  # every process connected before the arrivals start
     n = max(1, s.processes)
     return [
         Shard(
@@ -86,7 +85,6 @@ def shards(s: LoadSettings, agents: list[str], bots: list[str], gateway: str) ->
             agents=agents[i::n],
             bots=bots[i::n],
             gateway=gateway if (i == 0 and s.calls_rate > 0) else None,
-            start_at=start_at,
         )
         for i in range(n)
     ]
@@ -200,13 +198,16 @@ def run_load(
     plan = shards(s, agents, bots, gateway)
     ctx = multiprocessing.get_context("spawn")
     progress = ctx.Queue()
-    procs = [ctx.Process(target=run_shard, args=(s, shard, progress)) for shard in plan]
+    go = (ctx.Event(), ctx.Value("d", 0.0))
+    procs = [ctx.Process(target=run_shard, args=(s, shard, progress, go)) for shard in plan]
     started = time.time()
     for p in procs:
         p.start()
     results: dict[int, dict[str, Any]] = {}
     latest: dict[int, dict[str, int]] = {}
-    deadline = plan[0].start_at + s.duration + s.drain + 60
+    ready: set[int] = set()
+    start_at = float("inf")
+    deadline = time.time() + 600  # until every agent is logged in
     display = _Display(live)
     try:
         while len(results) < len(procs) and time.time() < deadline:
@@ -218,9 +219,16 @@ def run_load(
                 continue
             if kind == "result":
                 results[index] = payload
+            elif kind == "ready":
+                ready.add(index)
+                if len(ready) == len(procs):
+                    start_at = time.time() + 0.5
+                    go[1].value = start_at
+                    go[0].set()
+                    deadline = start_at + s.duration + s.drain + 60
             else:
                 latest[index] = payload
-                display.update(latest, time.time() - plan[0].start_at)
+                display.update(latest, time.time() - start_at)
     finally:
         display.stop()
         for p in procs:

@@ -67,7 +67,6 @@ class Shard:
     agents: list[str]
     bots: list[str]  # API key secrets
     gateway: str | None  # this shard runs the gateway simulator
-    start_at: float
 
 
 @dataclass
@@ -111,15 +110,19 @@ def _stamp(text: str) -> float:
 
 
 class Worker:
-    def __init__(self, settings: LoadSettings, shard: Shard, progress: Any = None) -> None:
+    def __init__(
+        self, settings: LoadSettings, shard: Shard, progress: Any = None, go: Any = None
+    ) -> None:
         self.s = settings
         self.shard = shard
         self.rec = Recorder()
         self.rng = random.Random(settings.seed * 1000 + shard.index)
         self.progress = progress
         self.clients: list[Client] = []
-        self.stop_arrivals = shard.start_at + settings.duration
+        self.go = go  # (event, shared start time) set by the coordinator
+        self.stop_arrivals = 0.0
         self.chat_budget = settings.max_chats
+        self.ready_agents = 0
 
     async def connect(self) -> Client:
         client = await Client.connect(self.s.url, encoding=self.s.encoding, open_timeout=30)
@@ -132,6 +135,7 @@ class Worker:
         c = await self.connect()
         await c.login(username, self.s.password)
         await c.request(SetStatus(id=0, status="ready"))
+        self.ready_agents += 1
         pending: set[asyncio.Task[None]] = set()
         while True:
             push = await c.pushes.get()
@@ -271,9 +275,21 @@ class Worker:
             self.progress.put(("progress", self.shard.index, dict(self.rec.counts)))
 
     async def run(self) -> dict[str, Any]:
-        await asyncio.sleep(max(0.0, self.shard.start_at - time.time() - 3.0))
+        # Every agent of every process logs in and goes ready first; then the
+        # coordinator gives one start time, so a login storm never overlaps the
+        # measured arrivals.
         agents = [asyncio.ensure_future(self.agent(a)) for a in self.shard.agents]
-        await asyncio.sleep(max(0.0, self.shard.start_at - time.time()))
+        async with asyncio.timeout(600):
+            while self.ready_agents < len(self.shard.agents):
+                await asyncio.sleep(0.1)
+        start_at = time.time()
+        if self.go is not None:
+            event, when = self.go
+            self.progress.put(("ready", self.shard.index, None))
+            await asyncio.to_thread(event.wait, 600)
+            start_at = when.value
+        self.stop_arrivals = start_at + self.s.duration
+        await asyncio.sleep(max(0.0, start_at - time.time()))
         reporter = asyncio.ensure_future(self.report())
         jobs = [
             asyncio.ensure_future(self.bot(secret, 1.0 / self.s.bots)) for secret in self.shard.bots
@@ -298,12 +314,12 @@ class Worker:
         return self.rec.result()
 
 
-def run_shard(settings: LoadSettings, shard: Shard, progress: Any) -> None:
+def run_shard(settings: LoadSettings, shard: Shard, progress: Any, go: Any) -> None:
     """Entry point of a worker process."""
     from server.cli import run
 
     async def main() -> int:
-        result = await Worker(settings, shard, progress).run()
+        result = await Worker(settings, shard, progress, go).run()
         progress.put(("result", shard.index, result))
         return 0
 
