@@ -132,10 +132,15 @@ class Worker:
     # ------------------------------------------------------------------ agents
 
     async def agent(self, username: str) -> None:
-        c = await self.connect()
-        await c.login(username, self.s.password)
-        await c.request(SetStatus(id=0, status="ready"))
-        self.ready_agents += 1
+        try:
+            c = await self.connect()
+            await c.login(username, self.s.password)
+            await c.request(SetStatus(id=0, status="ready"))
+        except (ServerError, OSError, TimeoutError) as exc:
+            self.rec.error(exc)  # counted; the run goes on without this agent
+            return
+        finally:
+            self.ready_agents += 1  # logged in, or given up on
         pending: set[asyncio.Task[None]] = set()
         while True:
             push = await c.pushes.get()
