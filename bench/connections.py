@@ -121,6 +121,9 @@ def measure(n: int, processes: int) -> dict[str, object]:
          "--log-level", "warning"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
+    ctx = multiprocessing.get_context("spawn")
+    ready, release = ctx.Queue(), ctx.Queue()
+    procs: list[multiprocessing.process.BaseProcess] = []
     try:
         for _ in range(300):
             try:
@@ -130,8 +133,6 @@ def measure(n: int, processes: int) -> dict[str, object]:
                 time.sleep(0.1)
         time.sleep(1.0)
         before = rss_kib(server.pid)
-        ctx = multiprocessing.get_context("spawn")
-        ready, release = ctx.Queue(), ctx.Queue()
         names = [f"c{i}" for i in range(n)]
         procs = [
             ctx.Process(target=client_process, args=(port, names[k::processes], ready, release))
@@ -170,6 +171,11 @@ def measure(n: int, processes: int) -> dict[str, object]:
             "server_alive": server.poll() is None,
         }
     finally:
+        release.put(True)  # client processes never outlive the run
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():
+                p.kill()
         server.terminate()
         try:
             server.wait(timeout=20)
