@@ -1,0 +1,109 @@
+// Chat history: search_chats with its filters, and a read-only transcript.
+
+import { h, clear, label, customerName, toast, errorText, dateTime, modal, IDENT } from "./dom.js";
+import { renderMessage } from "./chat.js";
+
+const SOURCES = ["webchat", "telegram", "whatsapp", "viber", "messenger", "other"];
+
+let formSeq = 0;
+
+/** A search form and its results; `onOpen(record)` opens one. */
+export function chatSearch(conn, { agentField = true, onOpen } = {}) {
+  const n = ++formSeq;
+  const id = (k) => `hs-${n}-${k}`;
+  const field = (k, text, el) => [h("label", { for: id(k) }, text), Object.assign(el, { id: id(k) })];
+  const contact = h("input", { name: "contact", placeholder: "contact id" });
+  const contactQuery = h("input", { type: "search", "aria-label": "Find a contact by name", placeholder: "find by name, phone…" });
+  const contactHits = h("ul.contact-hits");
+  const findContact = h("button.small", { type: "button" }, "Find");
+  findContact.addEventListener("click", async () => {
+    const q = contactQuery.value.trim();
+    if (!q) return;
+    try {
+      const found = await conn.request({ type: "find_contacts", query: q, limit: 10 });
+      clear(contactHits, found.contacts.length ? found.contacts.map((c) => h("li",
+        h("button.link.small", { type: "button", onclick: () => { contact.value = c.id; clear(contactHits); } },
+          `${c.name || c.id}${c.phones.length ? ` · ${c.phones[0]}` : ""}`))) : h("li.muted", "No contact found."));
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  });
+  const agent = h("input", { name: "agent", placeholder: "username", pattern: IDENT });
+  const source = h("select", { name: "source" }, h("option", { value: "" }, "any"), SOURCES.map((s) => h("option", { value: s }, s)));
+  const queue = h("input", { name: "queue", placeholder: "queue id", pattern: IDENT });
+  const state = h("select", { name: "state" }, h("option", { value: "" }, "any"),
+    ["new", "in_progress", "completed"].map((s) => h("option", { value: s }, label(s))));
+  const since = h("input", { type: "date", name: "since" });
+  const until = h("input", { type: "date", name: "until" });
+  const limit = h("input", { type: "number", name: "limit", min: 1, max: 500, value: "50" });
+  const results = h("div.search-results", { "aria-live": "polite" });
+  const form = h("form.chat-search", { role: "search", "aria-label": "Search chat history" },
+    h("div.search-grid",
+      h("div.field", field("contact", "Contact", contact), h("div.inline", contactQuery, findContact), contactHits),
+      agentField ? h("div.field", field("agent", "Agent", agent)) : null,
+      h("div.field", field("source", "Source", source)),
+      h("div.field", field("queue", "Queue", queue)),
+      h("div.field", field("state", "State", state)),
+      h("div.field", field("since", "From", since)),
+      h("div.field", field("until", "To", until)),
+      h("div.field", field("limit", "At most", limit))),
+    h("div.actions", h("button.primary", { type: "submit" }, "Search")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const frame = { type: "search_chats", limit: Number(limit.value) || 50 };
+    if (contact.value.trim()) frame.contact = contact.value.trim();
+    if (agentField && agent.value.trim()) frame.agent = agent.value.trim();
+    if (source.value) frame.source = source.value;
+    if (queue.value.trim()) frame.queue = queue.value.trim();
+    if (state.value) frame.state = state.value;
+    if (since.value) frame.since = new Date(`${since.value}T00:00`).getTime() / 1000;
+    if (until.value) frame.until = new Date(`${until.value}T00:00`).getTime() / 1000 + 86400;
+    try {
+      const reply = await conn.request(frame);
+      clear(results, resultsTable(reply.chats, onOpen));
+    } catch (err) {
+      clear(results, h("p.form-error", { role: "alert" }, errorText(err)));
+    }
+  });
+  return h("div.chat-search-box", form, results);
+}
+
+function resultsTable(chats, onOpen) {
+  if (!chats.length) return h("p.muted", "No chats match.");
+  return h("table.data.history-table", h("caption.visually-hidden", "Chats found"),
+    h("thead", h("tr", ["Started", "Customer", "Agents", "Queue", "Source", "State", "Result", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", chats.map((r) => h("tr", { dataset: { interaction: r.interaction.id } },
+      h("td", dateTime(r.interaction.accepted_at || r.interaction.created_at)),
+      h("td", r.contact ? r.contact.name || customerName(r.interaction) : customerName(r.interaction)),
+      h("td", r.agents.join(", ") || "—"),
+      h("td", r.interaction.queue),
+      h("td", r.interaction.source || "—"),
+      h("td", h("span.pill", { dataset: { state: r.state || r.interaction.status } }, label(r.state || r.interaction.status))),
+      h("td", r.result || "—"),
+      h("td", h("button.small", { type: "button", onclick: () => onOpen(r) }, "Open"))))));
+}
+
+/** The whole chat, read-only, in a dialog (supervisors). */
+export async function showTranscript(conn, interaction, me = "") {
+  try {
+    const chat = await conn.request({ type: "get_chat", interaction });
+    const r = chat.record;
+    const ix = r.interaction;
+    const facts = h("dl.facts.wide-facts",
+      h("dt", "Customer"), h("dd", r.contact ? r.contact.name || r.contact.id : customerName(ix)),
+      h("dt", "Agents"), h("dd", r.agents.join(", ") || "—"),
+      h("dt", "Source"), h("dd", ix.source || "—"),
+      h("dt", "Queue"), h("dd", ix.queue),
+      h("dt", "Start"), h("dd", dateTime(ix.accepted_at) || "—"),
+      h("dt", "End"), h("dd", dateTime(ix.ended_at) || "—"),
+      h("dt", "State"), h("dd", label(r.state || ix.status)),
+      h("dt", "Result"), h("dd", r.result || "—"),
+      r.result_details ? [h("dt", "Result details"), h("dd", r.result_details)] : null,
+      r.notes ? [h("dt", "Notes"), h("dd", r.notes)] : null);
+    const list = h("ol.messages.transcript", { "aria-label": "Transcript" },
+      chat.messages.map((m) => renderMessage(m, { me, customer: customerName(ix) })));
+    modal(`Chat with ${customerName(ix)}`, h("div.transcript-box", facts, list), { wide: true });
+  } catch (err) {
+    toast(errorText(err), "error");
+  }
+}

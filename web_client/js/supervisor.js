@@ -1,0 +1,403 @@
+// The supervisor's dashboard: live queues and agents, agent status, chat
+// history, templates and queue settings.
+
+import {
+  $, $$, h, clear, label, since, toast, errorText, duration, confirmDialog, modal, IDENT,
+} from "./dom.js";
+import { chatSearch, showTranscript } from "./history.js";
+
+const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "other"];
+
+export class SupervisorApp {
+  constructor(conn) {
+    this.conn = conn;
+    this.role = "supervisor";
+    this.agents = new Map(); // username -> AgentView
+    this.queues = new Map(); // queue -> QueueStats (+ received_at)
+    this.queueNames = new Map();
+    this.agentRows = new Map();
+    this.queueRows = new Map();
+    this.unsubs = [
+      conn.on("agent_state", (f) => this.onAgent(f.agent)),
+      conn.on("queue_stats", (f) => this.onQueues(f.queues)),
+    ];
+    $("#supervisor-view").hidden = false;
+    this.buildTabs();
+    this.buildDashboard();
+    this.buildHistory();
+    this.buildTemplates();
+    this.buildQueues();
+    this._waitTimer = setInterval(() => this.tickWaits(), 1000);
+  }
+
+  destroy() {
+    for (const off of this.unsubs) off();
+    clearInterval(this._waitTimer);
+    for (const tab of $$("[role=tab]", $("#supervisor-view"))) tab.replaceWith(tab.cloneNode(true));
+    for (const id of ["dashboard", "history", "templates", "queues"]) clear($(`#panel-${id}`));
+  }
+
+  async onWelcome() {
+    try {
+      const dash = await this.conn.request({ type: "watch" });
+      this.agents.clear();
+      this.queues.clear();
+      for (const a of dash.agents) this.agents.set(a.username, a);
+      for (const q of dash.queues) this.queues.set(q.queue, { ...q, received_at: this.conn.now() });
+      this.renderAgents();
+      this.renderQueues();
+    } catch (err) {
+      toast(`Live dashboard unavailable: ${errorText(err)}`, "error");
+    }
+    this.loadConfig();
+    this.loadTemplates();
+  }
+
+  resync() {
+    this.onWelcome();
+  }
+
+  // ------------------------------------------------------------------ tabs
+
+  buildTabs() {
+    const tabs = $$("[role=tab]", $("#supervisor-view"));
+    const select = (tab, focus = false) => {
+      for (const t of tabs) {
+        const on = t === tab;
+        t.setAttribute("aria-selected", String(on));
+        t.tabIndex = on ? 0 : -1;
+        $(`#${t.getAttribute("aria-controls")}`).hidden = !on;
+      }
+      if (focus) tab.focus();
+    };
+    tabs.forEach((tab, i) => {
+      tab.addEventListener("click", () => select(tab));
+      tab.addEventListener("keydown", (e) => {
+        const move = { ArrowRight: 1, ArrowLeft: -1 }[e.key];
+        if (move) select(tabs[(i + move + tabs.length) % tabs.length], true);
+        if (e.key === "Home") select(tabs[0], true);
+        if (e.key === "End") select(tabs[tabs.length - 1], true);
+      });
+    });
+    select(tabs[0]);
+  }
+
+  // ------------------------------------------------------------- dashboard
+
+  buildDashboard() {
+    this.queueBody = h("tbody");
+    this.agentBody = h("tbody");
+    clear($("#panel-dashboard"),
+      h("section.dash-section", { "aria-labelledby": "dash-queues" },
+        h("h2#dash-queues", "Queues"),
+        h("table.data.queues-table",
+          h("thead", h("tr", ["Queue", "Waiting", "Oldest wait", "Offered", "Active", "Ready agents"].map((t) => h("th", { scope: "col" }, t)))),
+          this.queueBody)),
+      h("section.dash-section", { "aria-labelledby": "dash-agents" },
+        h("h2#dash-agents", "Agents"),
+        h("table.data.agents-table",
+          h("thead", h("tr", ["Agent", "Status", "State", "Time in state", "Current interaction", "Connection", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+          this.agentBody)));
+  }
+
+  onAgent(agent) {
+    this.agents.set(agent.username, agent);
+    this.renderAgent(agent);
+  }
+
+  onQueues(queues) {
+    const now = this.conn.now();
+    for (const q of queues) {
+      this.queues.set(q.queue, { ...q, received_at: now });
+      this.renderQueue(this.queues.get(q.queue));
+    }
+  }
+
+  renderQueues() {
+    clear(this.queueBody);
+    this.queueRows.clear();
+    for (const q of [...this.queues.values()].sort((a, b) => a.queue.localeCompare(b.queue))) this.renderQueue(q);
+  }
+
+  renderQueue(q) {
+    let row = this.queueRows.get(q.queue);
+    if (!row) {
+      row = h("tr", { dataset: { queue: q.queue } },
+        h("th.q-name", { scope: "row" }), h("td.q-waiting.num"), h("td.q-oldest.num"), h("td.q-offered.num"),
+        h("td.q-active.num"), h("td.q-ready.num"));
+      this.queueRows.set(q.queue, row);
+      const rows = [...this.queueRows.keys()].sort();
+      const next = this.queueRows.get(rows[rows.indexOf(q.queue) + 1]);
+      this.queueBody.insertBefore(row, next || null);
+    }
+    const name = this.queueNames.get(q.queue);
+    $(".q-name", row).textContent = name && name !== q.queue ? `${name} (${q.queue})` : q.queue;
+    $(".q-waiting", row).textContent = String(q.waiting);
+    $(".q-offered", row).textContent = String(q.offered);
+    $(".q-active", row).textContent = String(q.active);
+    $(".q-ready", row).textContent = String(q.ready_agents);
+    row.classList.toggle("has-waiting", q.waiting > 0);
+    this.tickWait(q, row);
+  }
+
+  tickWait(q, row) {
+    const oldest = q.waiting ? q.oldest_wait + (this.conn.now() - q.received_at) : 0;
+    $(".q-oldest", row).textContent = q.waiting ? duration(oldest) : "—";
+  }
+
+  tickWaits() {
+    for (const [id, row] of this.queueRows) this.tickWait(this.queues.get(id), row);
+  }
+
+  renderAgents() {
+    clear(this.agentBody);
+    this.agentRows.clear();
+    for (const a of [...this.agents.values()].sort((x, y) => x.username.localeCompare(y.username))) this.renderAgent(a);
+  }
+
+  renderAgent(a) {
+    let row = this.agentRows.get(a.username);
+    if (!row) {
+      const change = h("button.small.change-status", { type: "button" }, "Change status…");
+      change.addEventListener("click", () => this.changeStatus(this.agents.get(a.username)));
+      const end = h("button.small.danger-outline.end-interaction", { type: "button" }, "End interaction");
+      end.addEventListener("click", () => this.endInteraction(this.agents.get(a.username)));
+      row = h("tr", { dataset: { agent: a.username } },
+        h("th.a-name", { scope: "row" }), h("td.a-status"), h("td.a-state"), h("td.a-time"),
+        h("td.a-interaction"), h("td.a-conn"), h("td.a-actions", h("div.inline", change, end)));
+      this.agentRows.set(a.username, row);
+      const names = [...this.agentRows.keys()].sort();
+      const next = this.agentRows.get(names[names.indexOf(a.username) + 1]);
+      this.agentBody.insertBefore(row, next || null);
+    }
+    row.dataset.status = a.status;
+    row.dataset.state = a.state;
+    clear($(".a-name", row), a.display_name || a.username, h("span.muted.small", ` ${a.username}`));
+    clear($(".a-status", row), h("span.pill", { dataset: { state: a.status } },
+      a.status === "not_ready" ? `Not ready: ${label(a.reason || "—")}` : label(a.status)));
+    clear($(".a-state", row), h("span.pill", { dataset: { state: a.state } }, label(a.state)));
+    clear($(".a-time", row), since(a.since));
+    const current = a.interaction || a.offer;
+    clear($(".a-interaction", row), current
+      ? h("button.link.small", { type: "button", onclick: () => showTranscript(this.conn, current, "") },
+        a.interaction ? a.interaction : `offered ${a.offer}`)
+      : h("span.muted", "—"));
+    clear($(".a-conn", row), a.connected ? "connected" : h("span.muted", "disconnected"));
+    $(".end-interaction", row).hidden = !a.interaction;
+  }
+
+  changeStatus(agent) {
+    const status = h("select#sv-status", ["ready", "not_ready", "offline"].map((s) => h("option", { value: s, selected: s === agent.status }, label(s))));
+    const reason = h("input#sv-reason", { list: "sv-reasons", maxlength: 64, value: agent.reason || "" });
+    const form = h("form.status-form",
+      h("p", `Change the status of ${agent.display_name || agent.username}. Not ready takes effect for new work only.`),
+      h("label", { for: "sv-status" }, "Status"), status,
+      h("label", { for: "sv-reason" }, "Reason (when not ready)"), reason,
+      h("datalist#sv-reasons", REASONS.map((r) => h("option", { value: r }))),
+      h("div.actions", h("button.primary", { type: "submit" }, "Apply")));
+    const dialog = modal(`Status of ${agent.username}`, form);
+    status.focus();
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      try {
+        await this.conn.request({
+          type: "set_agent_status", agent: agent.username, status: status.value,
+          reason: status.value === "not_ready" ? reason.value.trim() : "",
+        });
+        dialog.close();
+        toast(`${agent.username} is now ${label(status.value)}.`);
+      } catch (err) {
+        toast(errorText(err), "error");
+      }
+    });
+  }
+
+  async endInteraction(agent) {
+    if (!agent.interaction) return;
+    const ok = await confirmDialog({
+      title: `End ${agent.username}'s interaction?`,
+      body: "The customer is disconnected and the interaction is completed.",
+      confirm: "End it", danger: true,
+    });
+    if (!ok) return;
+    try {
+      await this.conn.request({ type: "end", interaction: agent.interaction, reason: "supervisor" });
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+
+  // --------------------------------------------------------------- history
+
+  buildHistory() {
+    clear($("#panel-history"), h("h2", "Chat history"),
+      chatSearch(this.conn, { agentField: true, onOpen: (r) => showTranscript(this.conn, r.interaction.id) }));
+  }
+
+  // ------------------------------------------------------------- templates
+
+  buildTemplates() {
+    this.templateList = h("tbody");
+    const f = {
+      id: h("input#tpl-id", { required: true, maxlength: 64, pattern: IDENT }),
+      name: h("input#tpl-name", { required: true, maxlength: 256 }),
+      text: h("textarea#tpl-text", { required: true, maxlength: 4096, rows: 4 }),
+    };
+    this.templateForm = f;
+    const form = h("form.template-form", { "aria-label": "Template" },
+      h("h3", "Add or replace a template"),
+      h("label", { for: "tpl-id" }, "Id"), f.id,
+      h("label", { for: "tpl-name" }, "Name"), f.name,
+      h("label", { for: "tpl-text" }, "Text"), f.text,
+      h("div.actions", h("button", { type: "reset" }, "Clear"), h("button.primary", { type: "submit" }, "Save template")));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const template = { id: f.id.value.trim(), name: f.name.value.trim(), text: f.text.value };
+      try {
+        await this.conn.request({ type: "put_template", template });
+        toast(`Template ${template.name} saved.`);
+        form.reset();
+        this.loadTemplates();
+      } catch (err) {
+        toast(errorText(err), "error");
+      }
+    });
+    clear($("#panel-templates"),
+      h("h2", "Quick-reply templates"),
+      h("div.two-cols",
+        h("table.data.templates-table",
+          h("thead", h("tr", ["Name", "Text", "Id", ""].map((t) => h("th", { scope: "col" }, t)))),
+          this.templateList),
+        form));
+  }
+
+  async loadTemplates() {
+    try {
+      const lookups = await this.conn.request({ type: "get_lookups" });
+      clear(this.templateList, lookups.templates.length ? lookups.templates.map((t) => h("tr", { dataset: { template: t.id } },
+        h("th", { scope: "row" }, t.name), h("td.tpl-text", t.text), h("td", h("code", t.id)),
+        h("td", h("div.inline",
+          h("button.small", { type: "button", onclick: () => this.editTemplate(t) }, "Edit"),
+          h("button.small.danger-outline", { type: "button", onclick: () => this.deleteTemplate(t) }, "Delete")))))
+        : h("tr", h("td.muted", { colspan: 4 }, "No templates yet.")));
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+
+  editTemplate(t) {
+    const f = this.templateForm;
+    f.id.value = t.id;
+    f.name.value = t.name;
+    f.text.value = t.text;
+    f.name.focus();
+  }
+
+  async deleteTemplate(t) {
+    if (!(await confirmDialog({ title: `Delete template “${t.name}”?`, confirm: "Delete", danger: true }))) return;
+    try {
+      await this.conn.request({ type: "delete_template", template: t.id });
+      toast("Template deleted.");
+      this.loadTemplates();
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+
+  // ---------------------------------------------------------------- queues
+
+  buildQueues() {
+    this.queueConfigBody = h("tbody");
+    clear($("#panel-queues"),
+      h("div.panel-head", h("h2", "Queues"),
+        h("button.primary.small", { type: "button", onclick: () => this.editQueue(null) }, "New queue")),
+      h("table.data.queue-config-table",
+        h("thead", h("tr", ["Queue", "Channel", "Skills", "Strategy", "Offer timeout", "Wrap-up", "Max wait", "Overflow", "Priority", ""]
+          .map((t) => h("th", { scope: "col" }, t)))),
+        this.queueConfigBody));
+  }
+
+  async loadConfig() {
+    try {
+      const config = await this.conn.request({ type: "get_config" });
+      this.config = config;
+      for (const q of config.queues) this.queueNames.set(q.id, q.name || q.id);
+      for (const [id, row] of this.queueRows) this.renderQueue(this.queues.get(id), row);
+      clear(this.queueConfigBody, config.queues.map((q) => h("tr", { dataset: { queue: q.id } },
+        h("th", { scope: "row" }, q.name ? `${q.name} (${q.id})` : q.id),
+        h("td", q.channel),
+        h("td", Object.entries(q.skills).map(([k, v]) => `${k} ≥ ${v}`).join(", ") || "—"),
+        h("td", label(q.strategy)),
+        h("td.num", `${q.offer_timeout} s`),
+        h("td.num", `${q.wrap_up} s`),
+        h("td.num", q.max_wait ? `${q.max_wait} s` : "no limit"),
+        h("td", q.overflow || "missed"),
+        h("td.num", String(q.priority)),
+        h("td", h("div.inline",
+          h("button.small", { type: "button", onclick: () => this.editQueue(q) }, "Edit"),
+          h("button.small.danger-outline", { type: "button", onclick: () => this.deleteQueue(q) }, "Delete"))))));
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+
+  editQueue(q) {
+    const isNew = !q;
+    q = q || { id: "", name: "", channel: "chat", skills: {}, strategy: "longest_idle", offer_timeout: 20, wrap_up: 0, max_wait: 0, overflow: null, priority: 0 };
+
+    const f = {
+      id: h("input#qf-id", { required: true, pattern: IDENT, value: q.id, readonly: isNew ? null : true }),
+      name: h("input#qf-name", { value: q.name }),
+      channel: h("select#qf-channel", ["chat", "call"].map((c) => h("option", { value: c, selected: c === q.channel }, c))),
+      skills: h("input#qf-skills", { value: Object.entries(q.skills).map(([k, v]) => `${k}=${v}`).join(", "), placeholder: "support=3, sales=1" }),
+      strategy: h("select#qf-strategy", ["longest_idle", "round_robin", "skill_level"].map((s) => h("option", { value: s, selected: s === q.strategy }, label(s)))),
+      offer_timeout: h("input#qf-offer", { type: "number", min: 1, max: 600, step: "any", value: String(q.offer_timeout) }),
+      wrap_up: h("input#qf-wrap", { type: "number", min: 0, max: 86400, step: "any", value: String(q.wrap_up) }),
+      max_wait: h("input#qf-maxwait", { type: "number", min: 0, max: 86400, step: "any", value: String(q.max_wait) }),
+      overflow: h("input#qf-overflow", { pattern: IDENT, value: q.overflow || "", placeholder: "none: missed" }),
+      priority: h("input#qf-priority", { type: "number", min: 0, max: 100, value: String(q.priority) }),
+    };
+    const row = (k, text) => [h("label", { for: f[k].id }, text), f[k]];
+    const error = h("p.form-error", { role: "alert", hidden: true });
+    const form = h("form.queue-form.grid-form",
+      row("id", "Id"), row("name", "Name"), row("channel", "Channel"), row("skills", "Required skills"),
+      row("strategy", "Strategy"), row("offer_timeout", "Offer timeout (s)"), row("wrap_up", "Wrap-up (s)"),
+      row("max_wait", "Max wait (s), 0 = none"), row("overflow", "Overflow queue"), row("priority", "Priority"),
+      error, h("div.actions", h("button.primary", { type: "submit" }, "Save queue")));
+    const dialog = modal(isNew ? "New queue" : `Queue ${q.id}`, form);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const skills = {};
+      for (const part of f.skills.value.split(",").map((s) => s.trim()).filter(Boolean)) {
+        const [k, v] = part.split("=").map((s) => s.trim());
+        skills[k] = Number(v || 1);
+      }
+      const queue = {
+        id: f.id.value.trim(), name: f.name.value.trim(), channel: f.channel.value, skills,
+        strategy: f.strategy.value, offer_timeout: Number(f.offer_timeout.value), wrap_up: Number(f.wrap_up.value),
+        max_wait: Number(f.max_wait.value), overflow: f.overflow.value.trim() || null, priority: Number(f.priority.value),
+      };
+      try {
+        await this.conn.request({ type: "put_queue", queue });
+        dialog.close();
+        toast(`Queue ${queue.id} saved.`);
+        this.loadConfig();
+      } catch (err) {
+        error.textContent = errorText(err);
+        error.hidden = false;
+      }
+    });
+  }
+
+  async deleteQueue(q) {
+    if (!(await confirmDialog({ title: `Delete queue ${q.id}?`, body: "Agents stop serving it at once.", confirm: "Delete", danger: true }))) return;
+    try {
+      await this.conn.request({ type: "delete_queue", queue: q.id });
+      toast(`Queue ${q.id} deleted.`);
+      this.loadConfig();
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+}
