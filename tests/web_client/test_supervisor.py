@@ -10,6 +10,7 @@ from playwright.async_api import expect
 
 from protocol.chats import GetLookups, SendMessage
 from protocol.routing import Accept, End, SetStatus
+from protocol.sources import CallIncoming
 
 pytestmark = pytest.mark.browser
 
@@ -154,3 +155,72 @@ async def test_queue_settings_edited(web) -> None:
         "round_robin",
     )
     assert support.skills == {"support": 1} and support.name == "Support chat"
+
+
+async def test_accounts_and_api_keys(web) -> None:
+    """Accounts are edited and created, API keys created (secret shown once) and deleted."""
+    page = await web.page()
+    await web.login(page, "sam")
+    await page.get_by_role("tab", name="Accounts").click()
+    panel = page.locator("#panel-accounts")
+    await panel.locator("tr[data-account=bob]").get_by_role("button", name="Edit").click()
+    dialog = page.locator("dialog.modal")
+    await expect(dialog.locator("#af-skills")).to_have_value("support=8")
+    await dialog.locator("#af-skills").fill("support=8, sales=4")
+    await dialog.locator("#af-inboxes").fill("support, vip, calls, sales")
+    await dialog.get_by_role("button", name="Save account").click()
+    await expect(panel.locator("tr[data-account=bob]")).to_contain_text("sales 4")
+    bob = web.server.runtime.accounts["bob"].cfg
+    assert bob.skills == {"support": 8, "sales": 4} and "sales" in bob.inboxes
+    assert [d.id for d in bob.devices] == ["bob-soft"]  # kept as it was
+
+    await panel.get_by_role("button", name="New account").click()
+    dialog = page.locator("dialog.modal")
+    await dialog.locator("#af-username").fill("dave")
+    await dialog.locator("#af-name").fill("Dave Agent")
+    await dialog.locator("#af-skills").fill("support=2")
+    await dialog.locator("#af-inboxes").fill("support")
+    await dialog.locator("#af-devices").fill("dave-desk | Desk phone | sip:104@pbx.local")
+    await dialog.locator("#af-password").fill("dave-secret-1")
+    await dialog.get_by_role("button", name="Save account").click()
+    await expect(panel.locator("tr[data-account=dave]")).to_contain_text("dave-desk (Desk phone)")
+    dave = await web.client()
+    welcome = await dave.login("dave", "dave-secret-1")
+    assert welcome.display_name == "Dave Agent"
+
+    await page.get_by_role("tab", name="API keys").click()
+    keys = page.locator("#panel-keys")
+    await expect(keys.locator("tr[data-key=webchat]")).to_be_visible()
+    await keys.locator("#kf-id").fill("tg")
+    await keys.locator("#kf-source").select_option("telegram")
+    await keys.locator("#kf-queues").fill("support")
+    await keys.get_by_role("button", name="Create key").click()
+    secret = await page.locator("dialog.modal input.secret").input_value()
+    assert secret.startswith("sbk_")
+    await page.keyboard.press("Escape")
+    await expect(keys.locator("tr[data-key=tg]")).to_contain_text("telegram")
+    bot = await web.client()
+    assert (await bot.login_key(secret)).principal == "tg"
+    await keys.locator("tr[data-key=tg]").get_by_role("button", name="Delete").click()
+    await page.locator("dialog.confirm").get_by_role("button", name="Delete").click()
+    await expect(keys.locator("tr[data-key=tg]")).to_have_count(0)
+    assert "tg" not in web.server.runtime.keys
+
+
+async def test_current_call_opens_from_dashboard(web) -> None:
+    """An agent's current call opens from the dashboard with its journey."""
+    alice = await web.agent("alice", ready=True)
+    gateway = await web.gateway()
+    created = await gateway.request(
+        CallIncoming(id=0, call_id="pbx-9", caller="+15550109999", queue="calls")
+    )
+    offer = await alice.next_push("offer")
+    await alice.request(Accept(id=0, offer=offer.offer))
+    page = await web.page()
+    await web.login(page, "sam")
+    row = page.locator(".agents-table tr[data-agent=alice]")
+    await row.locator(".a-interaction button").click()
+    dialog = page.locator("dialog.modal")
+    await expect(dialog).to_contain_text("+15550109999")
+    await expect(dialog.locator(".steps li").first).to_contain_text("Initiated")
+    assert created.interaction.id in await row.locator(".a-interaction").inner_text()

@@ -83,27 +83,63 @@ function resultsTable(chats, onOpen) {
       h("td", h("button.small", { type: "button", onclick: () => onOpen(r) }, "Open"))))));
 }
 
+/** A chat's transcript or a call's journey, read-only, in a dialog. */
+export async function showInteraction(conn, interaction) {
+  try {
+    const chat = await conn.request({ type: "get_chat", interaction });
+    return transcriptDialog(chat, "");
+  } catch (err) {
+    if (err.code !== "not_found") {
+      toast(errorText(err), "error");
+      return null;
+    }
+  }
+  try {
+    const { record: r } = await conn.request({ type: "get_call", interaction });
+    const ix = r.interaction;
+    const facts = h("dl.facts",
+      h("dt", "Number"), h("dd", r.number),
+      h("dt", "Kind"), h("dd", label(r.kind)),
+      h("dt", "State"), h("dd", label(r.state)),
+      h("dt", "Agent"), h("dd", ix.agent || "—"),
+      h("dt", "Queue"), h("dd", ix.queue),
+      h("dt", "Contact"), h("dd", r.contact ? r.contact.name || r.contact.id : "not identified"),
+      h("dt", "Answered"), h("dd", dateTime(r.answered_at) || "—"));
+    const steps = h("ol.steps", r.steps.map((s) => h("li",
+      h("time", new Date(s.at * 1000).toLocaleTimeString()), h("span.step-name", label(s.step)), s.detail ? h("span.step-detail", s.detail) : null)));
+    return modal(`Call ${r.number}`, h("div.transcript-box", facts, steps), { wide: true });
+  } catch (err) {
+    toast(errorText(err), "error");
+    return null;
+  }
+}
+
 /** The whole chat, read-only, in a dialog (supervisors). */
 export async function showTranscript(conn, interaction, me = "") {
   try {
     const chat = await conn.request({ type: "get_chat", interaction });
-    const r = chat.record;
-    const ix = r.interaction;
-    const facts = h("dl.facts.wide-facts",
-      h("dt", "Customer"), h("dd", r.contact ? r.contact.name || r.contact.id : customerName(ix)),
-      h("dt", "Agents"), h("dd", r.agents.join(", ") || "—"),
-      h("dt", "Source"), h("dd", ix.source || "—"),
-      h("dt", "Queue"), h("dd", ix.queue),
-      h("dt", "Start"), h("dd", dateTime(ix.accepted_at) || "—"),
-      h("dt", "End"), h("dd", dateTime(ix.ended_at) || "—"),
-      h("dt", "State"), h("dd", label(r.state || ix.status)),
-      h("dt", "Result"), h("dd", r.result || "—"),
-      r.result_details ? [h("dt", "Result details"), h("dd", r.result_details)] : null,
-      r.notes ? [h("dt", "Notes"), h("dd", r.notes)] : null);
-    const list = h("ol.messages.transcript", { "aria-label": "Transcript" },
-      chat.messages.map((m) => renderMessage(m, { me, customer: customerName(ix) })));
-    modal(`Chat with ${customerName(ix)}`, h("div.transcript-box", facts, list), { wide: true });
+    return transcriptDialog(chat, me);
   } catch (err) {
     toast(errorText(err), "error");
+    return null;
   }
+}
+
+function transcriptDialog(chat, me) {
+  const r = chat.record;
+  const ix = r.interaction;
+  const facts = h("dl.facts.wide-facts",
+    h("dt", "Customer"), h("dd", r.contact ? r.contact.name || r.contact.id : customerName(ix)),
+    h("dt", "Agents"), h("dd", r.agents.join(", ") || "—"),
+    h("dt", "Source"), h("dd", ix.source || "—"),
+    h("dt", "Queue"), h("dd", ix.queue),
+    h("dt", "Start"), h("dd", dateTime(ix.accepted_at) || "—"),
+    h("dt", "End"), h("dd", dateTime(ix.ended_at) || "—"),
+    h("dt", "State"), h("dd", label(r.state || ix.status)),
+    h("dt", "Result"), h("dd", r.result || "—"),
+    r.result_details ? [h("dt", "Result details"), h("dd", r.result_details)] : null,
+    r.notes ? [h("dt", "Notes"), h("dd", r.notes)] : null);
+  const list = h("ol.messages.transcript", { "aria-label": "Transcript" },
+    chat.messages.map((m) => renderMessage(m, { me, customer: customerName(ix) })));
+  return modal(`Chat with ${customerName(ix)}`, h("div.transcript-box", facts, list), { wide: true });
 }

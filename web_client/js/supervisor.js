@@ -4,7 +4,7 @@
 import {
   $, $$, h, clear, label, since, toast, errorText, duration, confirmDialog, modal, IDENT,
 } from "./dom.js";
-import { chatSearch, showTranscript } from "./history.js";
+import { chatSearch, showTranscript, showInteraction } from "./history.js";
 
 const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "other"];
 
@@ -27,6 +27,8 @@ export class SupervisorApp {
     this.buildHistory();
     this.buildTemplates();
     this.buildQueues();
+    this.buildAccounts();
+    this.buildKeys();
     this._waitTimer = setInterval(() => this.tickWaits(), 1000);
   }
 
@@ -34,7 +36,7 @@ export class SupervisorApp {
     for (const off of this.unsubs) off();
     clearInterval(this._waitTimer);
     for (const tab of $$("[role=tab]", $("#supervisor-view"))) tab.replaceWith(tab.cloneNode(true));
-    for (const id of ["dashboard", "history", "templates", "queues"]) clear($(`#panel-${id}`));
+    for (const id of ["dashboard", "history", "templates", "queues", "accounts", "keys"]) clear($(`#panel-${id}`));
   }
 
   async onWelcome() {
@@ -179,7 +181,7 @@ export class SupervisorApp {
     clear($(".a-time", row), since(a.since));
     const current = a.interaction || a.offer;
     clear($(".a-interaction", row), current
-      ? h("button.link.small", { type: "button", onclick: () => showTranscript(this.conn, current, "") },
+      ? h("button.link.small", { type: "button", onclick: () => showInteraction(this.conn, a.interaction || "") },
         a.interaction ? a.interaction : `offered ${a.offer}`)
       : h("span.muted", "—"));
     clear($(".a-conn", row), a.connected ? "connected" : h("span.muted", "disconnected"));
@@ -321,6 +323,8 @@ export class SupervisorApp {
     try {
       const config = await this.conn.request({ type: "get_config" });
       this.config = config;
+      this.renderAccounts(config.agents);
+      this.renderKeys(config.api_keys);
       for (const q of config.queues) this.queueNames.set(q.id, q.name || q.id);
       for (const [id, row] of this.queueRows) this.renderQueue(this.queues.get(id), row);
       clear(this.queueConfigBody, config.queues.map((q) => h("tr", { dataset: { queue: q.id } },
@@ -395,6 +399,163 @@ export class SupervisorApp {
     try {
       await this.conn.request({ type: "delete_queue", queue: q.id });
       toast(`Queue ${q.id} deleted.`);
+      this.loadConfig();
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+
+  // -------------------------------------------------------------- accounts
+
+  buildAccounts() {
+    this.accountBody = h("tbody");
+    clear($("#panel-accounts"),
+      h("div.panel-head", h("h2", "Accounts"),
+        h("button.primary.small", { type: "button", onclick: () => this.editAccount(null) }, "New account")),
+      h("table.data.accounts-table",
+        h("thead", h("tr", ["Account", "Role", "Skills", "Channels", "Inboxes", "Extension", "Devices", ""]
+          .map((t) => h("th", { scope: "col" }, t)))),
+        this.accountBody));
+  }
+
+  renderAccounts(agents) {
+    clear(this.accountBody, agents.map((a) => h("tr", { dataset: { account: a.username } },
+      h("th", { scope: "row" }, a.display_name || a.username, h("span.muted.small", ` ${a.username}`)),
+      h("td", a.role),
+      h("td", Object.entries(a.skills).map(([k, v]) => `${k} ${v}`).join(", ") || "—"),
+      h("td", a.role === "agent" ? a.channels.join(", ") : "—"),
+      h("td", a.inboxes.join(", ") || "—"),
+      h("td", a.extension || "—"),
+      h("td", a.devices.map((d) => d.label ? `${d.id} (${d.label})` : d.id).join(", ") || "—"),
+      h("td", h("div.inline",
+        h("button.small", { type: "button", onclick: () => this.editAccount(a) }, "Edit"),
+        a.username === this.conn.principal ? null
+          : h("button.small.danger-outline", { type: "button", onclick: () => this.deleteAccount(a) }, "Delete"))))));
+  }
+
+  editAccount(a) {
+    const isNew = !a;
+    a = a || { username: "", display_name: "", role: "agent", skills: {}, channels: ["chat", "call"], extension: null, devices: [], inboxes: [] };
+    const f = {
+      username: h("input#af-username", { required: true, pattern: IDENT, value: a.username, readonly: isNew ? null : true, autocomplete: "off" }),
+      display_name: h("input#af-name", { value: a.display_name }),
+      role: h("select#af-role", ["agent", "supervisor"].map((r) => h("option", { value: r, selected: r === a.role }, r))),
+      skills: h("input#af-skills", { value: Object.entries(a.skills).map(([k, v]) => `${k}=${v}`).join(", "), placeholder: "support=5, sales=2" }),
+      inboxes: h("input#af-inboxes", { value: a.inboxes.join(", "), placeholder: "support, calls" }),
+      extension: h("input#af-ext", { value: a.extension || "" }),
+      devices: h("textarea#af-devices", { rows: 2, placeholder: "id | label | address, one a line" }),
+      password: h("input#af-password", { type: "password", minlength: 8, maxlength: 256, autocomplete: "new-password", required: isNew }),
+    };
+    f.devices.value = a.devices.map((d) => [d.id, d.label, d.address].join(" | ")).join("\n");
+    const chat = h("input", { type: "checkbox", checked: a.channels.includes("chat") });
+    const call = h("input", { type: "checkbox", checked: a.channels.includes("call") });
+    const row = (k, text) => [h("label", { for: f[k].id }, text), f[k]];
+    const error = h("p.form-error", { role: "alert", hidden: true });
+    const form = h("form.account-form.grid-form",
+      row("username", "Username"), row("display_name", "Display name"), row("role", "Role"),
+      row("skills", "Skills (1–10)"),
+      h("span.label-like", "Channels"), h("div.inline", h("label.check", chat, " chat"), h("label.check", call, " call")),
+      row("inboxes", "Inboxes"), row("extension", "Extension"), row("devices", "Devices"),
+      row("password", isNew ? "Password" : "New password (optional)"),
+      error, h("div.actions", h("button.primary", { type: "submit" }, "Save account")));
+    const dialog = modal(isNew ? "New account" : `Account ${a.username}`, form);
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const list = (v) => v.split(",").map((x) => x.trim()).filter(Boolean);
+      const skills = {};
+      for (const part of list(f.skills.value)) {
+        const [k, v] = part.split("=").map((x) => x.trim());
+        skills[k] = Number(v || 1);
+      }
+      const devices = f.devices.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
+        const [id, label = "", address = ""] = line.split("|").map((x) => x.trim());
+        return { id, label, address };
+      });
+      const agent = {
+        username: f.username.value.trim(), display_name: f.display_name.value.trim(), role: f.role.value,
+        skills, channels: [chat.checked ? "chat" : null, call.checked ? "call" : null].filter(Boolean),
+        extension: f.extension.value.trim() || null, devices, inboxes: list(f.inboxes.value),
+      };
+      const frame = { type: "put_agent", agent };
+      if (f.password.value) frame.password = f.password.value;
+      try {
+        await this.conn.request(frame);
+        dialog.close();
+        toast(`Account ${agent.username} saved.`);
+        this.loadConfig();
+      } catch (err) {
+        error.textContent = errorText(err);
+        error.hidden = false;
+      }
+    });
+  }
+
+  async deleteAccount(a) {
+    if (!(await confirmDialog({ title: `Delete account ${a.username}?`, confirm: "Delete", danger: true }))) return;
+    try {
+      await this.conn.request({ type: "delete_agent", username: a.username });
+      toast(`Account ${a.username} deleted.`);
+      this.loadConfig();
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
+  }
+
+  // -------------------------------------------------------------- API keys
+
+  buildKeys() {
+    this.keyBody = h("tbody");
+    const f = {
+      id: h("input#kf-id", { required: true, pattern: IDENT }),
+      name: h("input#kf-name"),
+      role: h("select#kf-role", ["bot", "gateway"].map((r) => h("option", { value: r }, r))),
+      source: h("select#kf-source", ["webchat", "telegram", "whatsapp", "viber", "messenger", "other"].map((x) => h("option", { value: x }, x))),
+      queues: h("input#kf-queues", { placeholder: "support, sales" }),
+    };
+    const row = (k, text) => [h("label", { for: f[k].id }, text), f[k]];
+    const form = h("form.key-form.grid-form", { "aria-label": "New API key" },
+      h("h3.span-all", "New API key"),
+      row("id", "Id"), row("name", "Name"), row("role", "Role"), row("source", "Source (bots)"), row("queues", "Queues"),
+      h("div.actions", h("button.primary", { type: "submit" }, "Create key")));
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const key = {
+        id: f.id.value.trim(), name: f.name.value.trim(), role: f.role.value, source: f.source.value,
+        queues: f.queues.value.split(",").map((x) => x.trim()).filter(Boolean),
+      };
+      try {
+        const created = await this.conn.request({ type: "create_api_key", key });
+        form.reset();
+        this.loadConfig();
+        const secret = h("input.secret", { readonly: true, value: created.api_key, "aria-label": "API key" });
+        modal(`API key ${created.key_id}`, h("div.key-secret",
+          h("p", "Copy this key now: it is shown only once, the server keeps only its hash."), secret));
+        secret.select();
+      } catch (err) {
+        toast(errorText(err), "error");
+      }
+    });
+    clear($("#panel-keys"), h("h2", "API keys"),
+      h("div.two-cols",
+        h("table.data.keys-table",
+          h("thead", h("tr", ["Key", "Role", "Source", "Queues", ""].map((t) => h("th", { scope: "col" }, t)))),
+          this.keyBody),
+        form));
+  }
+
+  renderKeys(keys) {
+    clear(this.keyBody, keys.map((k) => h("tr", { dataset: { key: k.id } },
+      h("th", { scope: "row" }, k.name ? `${k.name} (${k.id})` : k.id),
+      h("td", k.role), h("td", k.role === "bot" ? k.source : "—"), h("td", k.queues.join(", ") || "—"),
+      h("td", h("button.small.danger-outline", { type: "button", onclick: () => this.deleteKey(k) }, "Delete")))));
+  }
+
+  async deleteKey(k) {
+    if (!(await confirmDialog({ title: `Delete API key ${k.id}?`, body: "Its bot or gateway can no longer sign in.", confirm: "Delete", danger: true }))) return;
+    try {
+      await this.conn.request({ type: "delete_api_key", key_id: k.id });
+      toast(`Key ${k.id} deleted.`);
       this.loadConfig();
     } catch (err) {
       toast(errorText(err), "error");
