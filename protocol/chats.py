@@ -213,7 +213,7 @@ class Identified(Reply, tag="identified", kw_only=True):
 
 
 class FindContacts(Request, tag="find_contacts", kw_only=True):
-    """Search by name, phone, email, source identity or company name."""
+    """Search by name, phone, email, source identity, company name or case number."""
 
     query: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
     limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20

@@ -34,6 +34,30 @@ from protocol.calls import (
     SetCallResult,
     StopRinging,
 )
+from protocol.cases import (
+    AdviseCase,
+    Articles,
+    ArticleSaved,
+    CaseAck,
+    CaseChanged,
+    CaseDetail,
+    CaseList,
+    CaseLookups,
+    CaseReply,
+    CreateCase,
+    EscalateCase,
+    GetCase,
+    GetCaseLookups,
+    ListCases,
+    PutArticle,
+    PutCaseQueue,
+    PutMailTemplate,
+    RateCase,
+    SearchArticles,
+    SetCaseStatus,
+    TakeCase,
+    UpdateCase,
+)
 from protocol.chats import (
     ChatHistory,
     ChatList,
@@ -136,6 +160,21 @@ ClientFrame = (
     | SetCallResult
     | GetCall
     | GetJourney
+    | CreateCase
+    | GetCase
+    | ListCases
+    | UpdateCase
+    | TakeCase
+    | SetCaseStatus
+    | EscalateCase
+    | AdviseCase
+    | CaseReply
+    | RateCase
+    | PutArticle
+    | SearchArticles
+    | GetCaseLookups
+    | PutCaseQueue
+    | PutMailTemplate
 )
 
 ServerFrame = (
@@ -172,6 +211,13 @@ ServerFrame = (
     | Play
     | Originate
     | Hangup
+    | CaseDetail
+    | CaseList
+    | CaseAck
+    | CaseChanged
+    | ArticleSaved
+    | Articles
+    | CaseLookups
 )
 
 CLIENT_FRAMES: tuple[type, ...] = get_args(ClientFrame)

@@ -30,6 +30,7 @@ from server.runtime import Runtime
 from server.settings import Settings
 from server.storage import Store
 from server.storage.reads import IMAGE_TYPES
+from server.transport.case_dispatch import satisfaction_page
 from server.transport.connection import ConnectionHandler
 from server.transport.http import DEFAULT_WEB_ROOT, StaticFiles, is_websocket, respond, text
 
@@ -96,6 +97,8 @@ class App:
         path, _, query = request.path.partition("?")
         if path.startswith("/files/") and self.runtime is not None:
             return await self._file(path.removeprefix("/files/"), query)
+        if path == "/satisfaction" and self.runtime is not None:
+            return await satisfaction_page(self.runtime, query)
         if is_websocket(request):
             if path != "/ws":
                 return text(404, "the websocket endpoint is /ws")

@@ -5,6 +5,7 @@ The credentials are printed at start; they are for a local demo only.
 
 from __future__ import annotations
 
+from protocol.cases import CaseQueueConfig
 from protocol.config import Device, QueueConfig
 from server.settings import SeedAccount, SeedKey, Settings
 
@@ -21,6 +22,27 @@ DEMO_QUEUES = [
         overflow="support",
     ),
     QueueConfig(id="calls", name="Support line", channel="call", skills={"support": 1}, wrap_up=10),
+]
+
+
+#: Case queues: first line takes any case; second line gives each agent the next one.
+DEMO_CASE_QUEUES = [
+    CaseQueueConfig(
+        id="service",
+        name="Service desk",
+        response_hours=4,
+        resolution_hours=24,
+        take="any",
+        members=["alice", "bob", "carol"],
+    ),
+    CaseQueueConfig(
+        id="second_line",
+        name="Second line",
+        response_hours=8,
+        resolution_hours=72,
+        take="next",
+        members=["bob", "carol"],
+    ),
 ]
 
 
@@ -73,9 +95,13 @@ def with_demo(settings: Settings) -> Settings:
     have_q = {q.id for q in settings.queues}
     have_a = {a.username for a in settings.agents}
     have_k = {k.id for k in settings.api_keys}
+    have_c = {q.id for q in settings.case_queues}
     settings.queues = settings.queues + [q for q in DEMO_QUEUES if q.id not in have_q]
     settings.agents = settings.agents + [a for a in DEMO_ACCOUNTS if a.username not in have_a]
     settings.api_keys = settings.api_keys + [k for k in DEMO_KEYS if k.id not in have_k]
+    settings.case_queues = settings.case_queues + [
+        q for q in DEMO_CASE_QUEUES if q.id not in have_c
+    ]
     return settings
 
 

@@ -28,16 +28,20 @@ from protocol.routing import Offered
 from protocol.supervision import QueueFigures
 from protocol.views import QueueStats
 from server import auth, contacts
+from server.cases import link_for, load_cases
 from server.core import Persist, Router, Send
 from server.core.calls import Calls, CallSettings
+from server.core.cases import Cases
 from server.core.chats import Conversations
 from server.core.compliance import ComplianceLists
 from server.core.effects import SUPERVISORS, Target
 from server.files import FileStore, Signer
+from server.mail import MailSender
 from server.metrics import Metrics
 from server.sessions import Barrier, Session
 from server.settings import Settings
 from server.storage import Store, change_for
+from server.storage.case_reads import CaseReader
 from server.storage.reads import Reader
 from server.storage.writer import Change, StorageFailed
 
@@ -103,6 +107,9 @@ class Runtime:
         self.router = Router(clock, make_id_factory(), settings.routing.settings())
         self.chats = Conversations(self.router, settings.chat.settings())
         self.calls = Calls(self.router)
+        self.cases = Cases(self.router, settings.cases.settings(), self._case_link)
+        self.mailer = MailSender(self, settings.mail)
+        self.case_reader: CaseReader | None = None
         self.templates: dict[str, Template] = {}
         self.results: dict[str, ResultOption] = {}
         self.reader: Reader | None = None
@@ -178,6 +185,7 @@ class Runtime:
             link_key = secrets.token_hex(32)
             changes.append(change_for("meta", ("link_key", link_key)))
         self.signer = Signer(bytes.fromhex(link_key))
+        self.case_reader = await load_cases(self)
         effects = router.take_effects()
         # Writing config rows again is harmless; seeds must be written at least once.
         changes = [change_for(e.kind, e.row) for e in effects if isinstance(e, Persist)] + changes
@@ -185,6 +193,7 @@ class Runtime:
             await self.store.writer.submit(changes)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._stats_loop(), name="queue-stats")]
+        self._tasks.append(loop.create_task(self.mailer.run(self.case_reader), name="mail"))
         self._schedule()
         log.info(
             "runtime_started",
@@ -241,6 +250,9 @@ class Runtime:
                 personal={a: patterns(v) for a, v in c.personal.items()},
             ),
         )
+
+    def _case_link(self, case: str, score: int) -> str:
+        return link_for(self, case, score)
 
     def file_link(self, file_id: str) -> str:
         return self.signer.link(file_id, self.clock() + self.settings.chat.link_ttl)

@@ -13,8 +13,10 @@ from typing import Annotated
 
 import msgspec
 
+from protocol.cases import CaseQueueConfig
 from protocol.chats import Template
 from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
+from server.core.cases import CaseSettings
 from server.core.chats import ChatSettings
 from server.core.router import RoutingSettings
 
@@ -133,6 +135,43 @@ class CallsSection(Section, kw_only=True):
     personal: dict[str, list[str]] = {}
 
 
+class CasesSection(Section, kw_only=True):
+    #: Case numbers are this prefix and 8 digits ("SR00000001").
+    number_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z]{0,8}$")] = "SR"
+    #: Offer to write a knowledge-base article when a case is resolved with none linked.
+    suggest_article: bool = False
+    #: Seconds the satisfaction links of a "resolved" mail stay valid.
+    satisfaction_ttl: float = 30 * 86400.0
+
+    def settings(self) -> CaseSettings:
+        return CaseSettings(number_prefix=self.number_prefix, suggest_article=self.suggest_article)
+
+
+class MailSection(Section, kw_only=True):
+    """The SMTP server customer notifications go through; no host: they wait in the outbox."""
+
+    host: str = ""
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    #: STARTTLS after connecting, or TLS from the start (usually port 465).
+    starttls: bool = False
+    ssl: bool = False
+    from_addr: str = "Customer service <noreply@switchboard.local>"
+    #: Right-hand side of the Message-IDs.
+    domain: str = "switchboard.local"
+    #: Where satisfaction links point; default: http://<server host>:<port>.
+    base_url: str = ""
+    timeout: float = 10.0
+    #: Seconds before the first retry; doubling up to ``retry_max``.
+    retry_initial: float = 5.0
+    retry_max: float = 900.0
+    #: Attempts after which a mail is marked failed.
+    max_attempts: int = 20
+    #: Seconds between looks at the outbox when nothing wakes the sender.
+    poll: float = 5.0
+
+
 class SeedAccount(AgentConfig, kw_only=True):
     password: str | None = None
 
@@ -149,11 +188,14 @@ class Settings(Section, kw_only=True):
     chat: ChatSection = msgspec.field(default_factory=ChatSection)
     contacts: ContactsSection = msgspec.field(default_factory=ContactsSection)
     calls: CallsSection = msgspec.field(default_factory=CallsSection)
+    cases: CasesSection = msgspec.field(default_factory=CasesSection)
+    mail: MailSection = msgspec.field(default_factory=MailSection)
     log_level: str = "info"
     queues: list[QueueConfig] = []
     agents: list[SeedAccount] = []
     api_keys: list[SeedKey] = []
     templates: list[Template] = []
+    case_queues: list[CaseQueueConfig] = []
 
 
 def load_settings(path: str | Path | None) -> Settings:

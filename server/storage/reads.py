@@ -111,7 +111,8 @@ class Reader:
     async def search_contacts(
         self, query: str, limit: int = 20, country_code: str = ""
     ) -> list[ContactView]:
-        """By name, company name, phone, email or identity (prefix/substring)."""
+        """By name, company name, phone, email or identity (prefix/substring),
+        or the number of one of the contact's cases."""
         like = f"%{query.strip()}%"
         phone = contacts.normalize_phone(query, country_code)
         rows = await self.rows(
@@ -120,8 +121,9 @@ class Reader:
             " LEFT JOIN contact_options o ON o.contact = c.id"
             " WHERE c.name LIKE ? OR a.name LIKE ? OR o.value LIKE ?"
             " OR (? != '' AND o.kind = 'phone' AND o.value LIKE ?)"
+            " OR EXISTS (SELECT 1 FROM cases k WHERE k.contact = c.id AND k.number = ?)"
             " ORDER BY c.created_at, c.id LIMIT ?",
-            (like, like, like.lower(), phone, f"%{phone}%", limit),
+            (like, like, like.lower(), phone, f"%{phone}%", query.strip().upper(), limit),
         )
         return await self.contacts([r[0] for r in rows])
 

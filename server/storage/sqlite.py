@@ -18,6 +18,7 @@ from protocol.chats import MessageView
 from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
 from protocol.views import AgentStatus, Customer
 from server.core.model import InteractionRecord
+from server.storage import case_rows
 from server.storage.migrate import migrate
 from server.storage.writer import BatchWriter, Change
 
@@ -184,6 +185,8 @@ def change_for(kind: str, row: Any) -> Change:
             " VALUES (?,?,?,?)",
             row,
         )
+    if kind in case_rows.KINDS:  # cases, knowledge base, mail outbox
+        return case_rows.case_change(kind, row)
     raise ValueError(f"unknown row kind {kind!r}")
 
 

@@ -27,6 +27,23 @@ from protocol.calls import (
     ScheduleCall,
     SetCallResult,
 )
+from protocol.cases import (
+    AdviseCase,
+    CaseReply,
+    CreateCase,
+    EscalateCase,
+    GetCase,
+    GetCaseLookups,
+    ListCases,
+    PutArticle,
+    PutCaseQueue,
+    PutMailTemplate,
+    RateCase,
+    SearchArticles,
+    SetCaseStatus,
+    TakeCase,
+    UpdateCase,
+)
 from protocol.chats import (
     DeleteTemplate,
     FindContacts,
@@ -67,6 +84,7 @@ from server.runtime import ApiKey, Runtime
 from server.sessions import Session
 from server.storage import change_for
 from server.transport.call_dispatch import CallDispatcher
+from server.transport.case_dispatch import CaseDispatcher
 from server.transport.chat_dispatch import ChatDispatcher
 
 Handler = Callable[[Session, ServerConnection, Any], Awaitable[None] | None]
@@ -85,10 +103,28 @@ _GATEWAY = {
     CallbackRequest,
 }
 _CHAT_AGENT = {SendMessage, SendFile, UpdateChat, ListChats, Identify, FindContacts, GetLookups}
+_CASE_AGENT = {
+    CreateCase,
+    GetCase,
+    ListCases,
+    UpdateCase,
+    TakeCase,
+    SetCaseStatus,
+    EscalateCase,
+    AdviseCase,
+    PutArticle,
+    SearchArticles,
+    GetCaseLookups,
+}
+_CASE_CUSTOMER = {CaseReply, RateCase}
 
 ALLOWED: dict[str, frozenset[type[Request]]] = {
     "agent": frozenset(
-        {SetStatus, Accept, Decline, End, WrapUpDone, Ping} | _CHAT_READ | _CHAT_AGENT | _CALL_AGENT
+        {SetStatus, Accept, Decline, End, WrapUpDone, Ping}
+        | _CHAT_READ
+        | _CHAT_AGENT
+        | _CALL_AGENT
+        | _CASE_AGENT
     ),
     "supervisor": frozenset(
         {
@@ -115,8 +151,13 @@ ALLOWED: dict[str, frozenset[type[Request]]] = {
             SetCallResult,
         }
         | _CHAT_READ
+        | _CASE_AGENT
+        | _CASE_CUSTOMER
+        | {PutCaseQueue, PutMailTemplate}
     ),
-    "bot": frozenset({StartChat, End, Ping, SendMessage, SendFile, CallbackRequest} | _CHAT_READ),
+    "bot": frozenset(
+        {StartChat, End, Ping, SendMessage, SendFile, CallbackRequest} | _CHAT_READ | _CASE_CUSTOMER
+    ),
     "gateway": frozenset({Ping} | _GATEWAY),
 }
 
@@ -151,6 +192,7 @@ class Dispatcher:
         chats = ChatDispatcher(runtime)
         self.handlers.update(chats.handlers)
         self.handlers.update(CallDispatcher(runtime, chats).handlers)
+        self.handlers.update(CaseDispatcher(runtime, chats).handlers)
 
     def ok(self, s: Session, conn: ServerConnection, f: Request) -> None:
         self.rt.commit(s, Ok(id=f.id), conn)

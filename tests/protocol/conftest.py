@@ -39,6 +39,37 @@ from protocol.calls import (
     SetCallResult,
     StopRinging,
 )
+from protocol.cases import (
+    AdviseCase,
+    Articles,
+    ArticleSaved,
+    ArticleView,
+    CaseAck,
+    CaseChanged,
+    CaseDetail,
+    CaseEvent,
+    CaseList,
+    CaseLookups,
+    CaseQueueConfig,
+    CaseReply,
+    CaseView,
+    CreateCase,
+    EscalateCase,
+    GetCase,
+    GetCaseLookups,
+    ListCases,
+    MailTemplate,
+    PutArticle,
+    PutCaseQueue,
+    PutMailTemplate,
+    RateCase,
+    SatisfactionLevel,
+    SearchArticles,
+    SetCaseStatus,
+    StatusInfo,
+    TakeCase,
+    UpdateCase,
+)
 from protocol.chats import (
     ChatHistory,
     ChatList,
@@ -212,6 +243,38 @@ RECORD = ChatRecord(
     messages=4,
 )
 TEMPLATE = Template(id="in-stock", name="In stock", text="Yes, it is in stock.")
+SERVICE = CaseQueueConfig(
+    id="service", name="Service desk", response_hours=4, resolution_hours=24, take="next",
+    members=["alice", "bob"],
+)  # fmt: skip
+CASE = CaseView(
+    number="SR00000042",
+    subject="Blue jacket arrived torn",
+    description="Order 48151623",
+    contact="c-1",
+    account="co-acme",
+    account_name="Acme",
+    email="dana@example.com",
+    queue="service",
+    priority="high",
+    status="in_progress",
+    assignee="alice",
+    created_at=NOW,
+    created_by="alice",
+    updated_at=NOW + 60,
+    response_due=NOW + 4 * 3600,
+    resolution_due=NOW + 24 * 3600,
+    responded_at=NOW + 60,
+    interactions=["ch-000042"],
+    articles=["kb-1"],
+)
+ARTICLE = ArticleView(
+    id="kb-1", title="Returns of damaged goods", body="Send a photo, we ship a new one.",
+    tags=["returns"], created_at=NOW, created_by="alice", updated_at=NOW,
+)  # fmt: skip
+MAIL_TEMPLATE = MailTemplate(
+    id="case_canceled", subject="[$number] Canceled: $subject", body="Your request is canceled."
+)
 
 CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     Login(id=1, username="alice", password="correct horse battery staple"),
@@ -277,6 +340,29 @@ CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     SetCallResult(id=43, interaction="i-9", result="callback", reason="no answer twice"),
     GetCall(id=44, interaction="i-9"),
     GetJourney(id=45, contact="c-1"),
+    CreateCase(
+        id=46,
+        subject="Blue jacket arrived torn",
+        description="Order 48151623",
+        queue="service",
+        priority="high",
+        interaction="ch-000042",
+        new_contact=NewContact(name="Dana", email="dana@example.com"),
+    ),
+    GetCase(id=47, case="SR00000042"),
+    ListCases(id=48, queue="service", open_only=True),
+    UpdateCase(id=49, case="SR00000042", priority="critical"),
+    TakeCase(id=50, queue="service"),
+    SetCaseStatus(id=51, case="SR00000042", status="resolved", articles=["kb-1"]),
+    EscalateCase(id=52, case="SR00000042", group="second_line"),
+    AdviseCase(id=53, case="SR00000042", interaction="i-9", note="Told her it ships Monday"),
+    CaseReply(id=54, case="SR00000042", text="Still torn!", channel="email", sender="d@x.com"),
+    RateCase(id=55, case="SR00000042", score=2),
+    PutArticle(id=56, title="Returns", body="Send a photo.", tags=["returns"], case="SR00000042"),
+    SearchArticles(id=57, query="damaged returns"),
+    GetCaseLookups(id=58),
+    PutCaseQueue(id=59, queue=SERVICE),
+    PutMailTemplate(id=60, template=MAIL_TEMPLATE),
 )
 
 #: One realistic instance of every server frame, in the order of ``SERVER_FRAMES``.
@@ -384,6 +470,34 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
         number="+15551234567",
     ),
     Hangup(seq=13, call_id="pbx-42"),
+    CaseDetail(
+        id=46,
+        case=CASE,
+        history=[
+            CaseEvent(at=NOW, by="alice", action="created", new="SR00000042"),
+            CaseEvent(
+                at=NOW + 60,
+                by="alice",
+                action="status",
+                field="status",
+                old="new",
+                new="in_progress",
+            ),
+        ],
+    ),
+    CaseList(id=48, cases=[CASE], next="SR00000042"),
+    CaseAck(id=54, case="SR00000042", status="reopened", reopened=True),
+    CaseChanged(seq=14, case=CASE, reason="assigned"),
+    ArticleSaved(id=56, article=ARTICLE),
+    Articles(id=57, articles=[ARTICLE]),
+    CaseLookups(
+        id=58,
+        statuses=[StatusInfo(id="resolved", name="Resolved", resolved=True, to=["closed"])],
+        satisfaction=[SatisfactionLevel(score=1, name="Very dissatisfied", status="reopened")],
+        priorities=["critical", "high", "medium", "low"],
+        queues=[SERVICE],
+        mail_templates=[MAIL_TEMPLATE],
+    ),
 )
 
 
