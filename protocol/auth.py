@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from protocol.base import Record, Reply, Request
+from protocol.config import AgentConfig, QueueConfig
 from protocol.views import AgentView, InteractionView
 
 Role = Literal["agent", "supervisor", "bot", "gateway"]
@@ -63,5 +64,9 @@ class Welcome(Reply, tag="welcome", kw_only=True):
     replayed: int = 0
     replay_gap: bool = False
     agent: AgentView | None = None
+    #: Agents and supervisors: their own account (skills, devices, inboxes).
+    account: AgentConfig | None = None
+    #: Agents: the queues they are a member of (names for the client to show).
+    queues: list[QueueConfig] = []
     offer: OfferView | None = None
     interactions: list[InteractionView] = []

@@ -7,6 +7,7 @@ reply waits for its commit.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -367,7 +368,9 @@ class ChatDispatcher:
             changes.append(change_for("interaction_contact", (f.interaction, contact_id)))
         barrier = self.rt.commit(extra=changes)
         if barrier is not None:
-            await barrier  # the reply shows the contact as stored
+            # Shielded: the batch future is shared with other commands; a cancelled
+            # handler must not cancel it.
+            await asyncio.shield(barrier)  # the reply shows the contact as stored
         found = await self.reader.contacts([contact_id])
         self._commit(s, conn, Identified(id=f.id, contact=found[0]))
 

@@ -317,6 +317,8 @@ class ConnectionHandler:
             replayed=len(frames),
             replay_gap=gap,
         )
+        welcome.account = account.cfg
+        welcome.queues = [rt.router.queues[q] for q in account.cfg.inboxes if q in rt.router.queues]
         if role == "agent":
             agent = rt.router.connect(username)
             welcome.agent = agent.view()

@@ -44,6 +44,12 @@ async def test_login_welcome(connect) -> None:
     assert (w.role, w.principal, w.display_name) == ("agent", "alice", "Alice Agent")
     assert w.session_token.startswith("sbt_") and w.token_expires_at
     assert w.agent is not None and w.agent.connected and w.agent.status == "offline"
+    assert w.account is not None and [d.id for d in w.account.devices] == ["alice-soft"]
+    assert {q.id: q.name for q in w.queues} == {
+        "sales": "Sales chat",
+        "support": "Support chat",
+        "calls": "Support line",
+    }
 
 
 async def test_supervisor_and_key_logins(connect) -> None:
