@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from protocol.bot import Bot
 from protocol.chats import GetChat, NewMessage, SendMessage
@@ -16,7 +17,7 @@ def url(server: App) -> str:
     return f"ws://127.0.0.1:{server.port}/ws"
 
 
-async def next_event(bot: Bot, kind: type, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+async def next_event(bot: Bot, kind: type, timeout: float = 5.0) -> Any:
     async with asyncio.timeout(timeout):
         async for event in bot.events():
             if isinstance(event, kind):

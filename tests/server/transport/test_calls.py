@@ -27,10 +27,11 @@ from protocol.routing import Accept, Decline, End, SetStatus, WrapUpDone
 from protocol.sources import CallHangup, CallIncoming, StartChat
 from protocol.supervision import PutAgent
 from server.app import App
+from server.settings import Settings
 
 
 @pytest.fixture
-def settings(settings):  # type: ignore[no-untyped-def]
+def settings(settings: Settings) -> Settings:
     """Compliance lists with one entry per rule; bob may only call his customers."""
     c = settings.calls
     c.do_not_call = ["+15550000001"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -13,13 +14,14 @@ from protocol.errors import CloseCode
 from protocol.routing import Accept, End, SetStatus
 from protocol.sources import StartChat
 from server.app import App
+from server.settings import Settings
 
 
 async def start_chat(bot: Client, queue: str = "sales") -> str:
     return str((await bot.request(StartChat(id=0, queue=queue))).interaction.id)
 
 
-async def until(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.02)
@@ -47,7 +49,8 @@ async def test_resume_within_grace(agent, bot, connect, server: App) -> None:
     await a.request(Accept(id=0, offer=offer.offer))
     await asyncio.sleep(0.1)
     a.drain()
-    token, seen = a.welcome.session_token, a.last_seq  # type: ignore[union-attr]
+    assert a.welcome is not None
+    token, seen = a.welcome.session_token, a.last_seq
     await a.ws.close()
     assert server.runtime is not None
     await until(lambda: not server.runtime.router.agents["alice"].connected)
@@ -73,7 +76,7 @@ async def test_resume_keeps_active_chat(agent, bot, connect) -> None:
     ix = await start_chat(b)
     offer = await a.next_push("offer")
     await a.request(Accept(id=0, offer=offer.offer))
-    token = a.welcome.session_token  # type: ignore[union-attr]
+    token = a.welcome.session_token if a.welcome else ""
     await a.ws.close()
     back = await connect()
     w = await back.resume(token, last_seq=a.last_seq)
@@ -126,7 +129,7 @@ async def test_bot_reconnect_replays(bot, agent, connect) -> None:
 
 
 @pytest.fixture
-def settings(settings):  # type: ignore[no-untyped-def]
+def settings(settings: Settings) -> Settings:
     """A small write buffer so that a slow reader shows quickly."""
     settings.limits.max_write_buffer = 16 * 1024
     return settings
