@@ -4,7 +4,7 @@ Each awaited aiosqlite call hops to its worker thread and costs about as much
 event-loop time as handling a whole websocket message, so writing row by row
 caps throughput near 4k rows/s. Instead, changes are queued with
 :meth:`BatchWriter.submit`, and the writer commits everything queued so far
-in one transaction (``executemany`` per run of the same statement). While a
+in one transaction (a multi-row INSERT per run of the same statement). While a
 commit is in flight, new changes gather for the next one: batches grow with
 load and latency stays one commit when idle.
 
@@ -15,6 +15,8 @@ anything, so an acknowledged change is always committed.
 from __future__ import annotations
 
 import asyncio
+import re
+import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -25,6 +27,34 @@ log = structlog.get_logger(__name__)
 
 #: A change to write: (SQL statement, parameters).
 Change = tuple[str, tuple[Any, ...]]
+
+
+#: The row of an ``INSERT ... VALUES (?, ...)`` statement, at its very end.
+_VALUES = re.compile(r"\bVALUES\s*(\((?:\s*\?\s*,)*\s*\?\s*\))\s*$", re.IGNORECASE)
+
+
+def _write_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Rows of one statement, in order.
+
+    A plain ``INSERT ... VALUES (?, ...)`` goes as multi-row INSERTs of up to
+    256 rows (sizes are powers of two, so few statements get prepared):
+    ``executemany`` releases and retakes the GIL for every row, and each
+    retake may wait out the busy event loop thread's switch interval (5 ms).
+    Measured here, 500 message rows: 6 ms with an idle loop, 0.7 s with a
+    busy one; as multi-row INSERTs, 24 ms.
+    """
+    m = _VALUES.search(sql)
+    if m is None:
+        conn.executemany(sql, rows)
+        return
+    group = "," + m.group(1)
+    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    most = max(1, min(256, limit // m.group(1).count("?")))
+    i = 0
+    while i < len(rows):
+        k = 1 << (min(most, len(rows) - i).bit_length() - 1)
+        conn.execute(sql + group * (k - 1), [p for row in rows[i : i + k] for p in row])
+        i += k
 
 
 class StorageFailed(Exception):
@@ -94,8 +124,18 @@ class BatchWriter:
                 self._wake.set()
 
     async def _commit(self, changes: list[Change]) -> None:
-        db = self._db
-        await db.execute("BEGIN IMMEDIATE")
+        # The whole transaction in one hop to aiosqlite's thread (through the
+        # private call its own methods use): awaiting each statement would cost
+        # a round trip per statement, and between them the writer would wait
+        # for a busy event loop to resume it.
+        await self._db._execute(self._write, self._db._conn, changes)
+
+    def _write(self, conn: sqlite3.Connection, changes: list[Change]) -> None:
+        """BEGIN, the changes (grouped per run of one statement), COMMIT.
+
+        Runs in aiosqlite's thread, which owns ``conn``.
+        """
+        conn.execute("BEGIN IMMEDIATE")
         try:
             i = 0
             while i < len(changes):
@@ -104,14 +144,14 @@ class BatchWriter:
                 while j < len(changes) and changes[j][0] == sql and j - i < self._max_batch:
                     j += 1
                 if j - i == 1:
-                    await db.execute(sql, changes[i][1])
+                    conn.execute(sql, changes[i][1])
                 else:
-                    await db.executemany(sql, [c[1] for c in changes[i:j]])
+                    _write_rows(conn, sql, [c[1] for c in changes[i:j]])
                 i = j
-            await db.execute("COMMIT")
+            conn.execute("COMMIT")
         except BaseException:
-            if db.in_transaction:
-                await db.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
 
     async def close(self) -> None:
