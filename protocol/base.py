@@ -42,3 +42,9 @@ class Push(Frame, kw_only=True):
 
 class Record(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
     """A plain value nested inside frames (not tagged)."""
+
+
+def tag_of(frame: Frame | type[Frame]) -> str:
+    """The ``type`` a frame (or a frame class) has on the wire."""
+    cls = frame if isinstance(frame, type) else type(frame)
+    return str(cls.__struct_config__.tag)

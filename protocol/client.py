@@ -23,7 +23,7 @@ from websockets.protocol import State
 from websockets.typing import Origin, Subprotocol
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
-from protocol.base import Push, Request
+from protocol.base import Push, Request, tag_of
 from protocol.codec import JSON, MSGPACK, Codec
 from protocol.common import Error
 
@@ -125,14 +125,17 @@ class Client:
         async with asyncio.timeout(timeout):
             while True:
                 push = await self.pushes.get()
-                if kind is None or push.__struct_config__.tag == kind:
+                if kind is None or tag_of(push) == kind:
                     return push
 
-    def drain(self) -> list[Push]:
-        """Pushes already received, without waiting."""
+    def drain(self, kind: str | None = None) -> list[Push]:
+        """Pushes already received, without waiting (only those of tag ``kind``,
+        if given; the others are dropped)."""
         out = []
         while not self.pushes.empty():
-            out.append(self.pushes.get_nowait())
+            push = self.pushes.get_nowait()
+            if kind is None or tag_of(push) == kind:
+                out.append(push)
         return out
 
     # ------------------------------------------------------------------ login

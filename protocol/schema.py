@@ -23,7 +23,7 @@ from typing import Any
 
 import msgspec
 
-from protocol.base import Push, Reply, Request
+from protocol.base import Push, Reply, Request, tag_of
 from protocol.errors import CloseCode, ErrorCode
 from protocol.frames import CLIENT_FRAMES, SERVER_FRAMES, ClientFrame, ServerFrame
 from protocol.version import PROTOCOL_VERSION, SUBPROTOCOLS
@@ -127,7 +127,7 @@ def render_reference(doc: dict[str, Any]) -> str:
 
 def _frame_section(cls: type, defs: dict[str, Any]) -> list[str]:
     schema = defs[cls.__name__]
-    tag = cls.__struct_config__.tag  # type: ignore[attr-defined]
+    tag = tag_of(cls)
     if issubclass(cls, Request):
         kind = "request: answered by exactly one reply with the same `id`"
     elif issubclass(cls, Reply):

@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 
 from protocol import PROTOCOL_VERSION
 from protocol.auth import Login, LoginKey, Resume, Role, Welcome
-from protocol.base import Request, RequestId
+from protocol.base import Request, RequestId, tag_of
 from protocol.chats import SendFile
 from protocol.codec import Codec, FrameError, codec_for
 from protocol.common import Error
@@ -157,7 +157,7 @@ class ConnectionHandler:
             self._error(ws, codec, ErrorCode.TOO_LARGE, "frame too large", frame.id, s)
             self._bad(gate)
             return None
-        self.rt.metrics.frames.labels(type(frame).__struct_config__.tag).inc()
+        self.rt.metrics.frames.labels(tag_of(frame)).inc()
         return frame
 
     # ---------------------------------------------------------- authenticated
@@ -181,7 +181,7 @@ class ConnectionHandler:
             self._bad(gate)
             return None
         if kind not in ALLOWED[s.role]:
-            message = f"role {s.role!r} may not send {kind.__struct_config__.tag!r}"
+            message = f"role {s.role!r} may not send {tag_of(kind)!r}"
             self._error(ws, codec, ErrorCode.FORBIDDEN, message, frame.id, s)
             self._bad(gate)
             return None

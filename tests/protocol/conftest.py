@@ -10,6 +10,7 @@ import msgspec
 import pytest
 
 from protocol.auth import Login, LoginKey, OfferView, Resume, Welcome
+from protocol.base import tag_of
 from protocol.calls import (
     AgentAnswered,
     CallbackQueued,
@@ -502,7 +503,7 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
 
 
 def _tag(frame: object) -> str:
-    return type(frame).__struct_config__.tag  # type: ignore[attr-defined]
+    return tag_of(frame)
 
 
 @pytest.fixture(params=[JSON, MSGPACK], ids=["json", "msgpack"])

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.auth import Login, LoginKey, Resume, Welcome
+from protocol.base import tag_of
 from protocol.calls import (
     AgentAnswered,
     CallbackQueued,
@@ -229,10 +230,6 @@ SERVER_TAGS = {
 TAGS = {**CLIENT_TAGS, **SERVER_TAGS}
 
 UNICODE = "Привет 👋 — ça va? 你好 مرحبا 👨‍👩‍👧 e\u0301"
-
-
-def tag_of(cls: type) -> str:
-    return cls.__struct_config__.tag  # type: ignore[attr-defined]
 
 
 def reject(codec: Codec, frame: Any) -> FrameError:

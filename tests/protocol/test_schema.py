@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from protocol import schema
+from protocol.base import tag_of
 from protocol.codec import JSON, Codec, FrameError
 from protocol.errors import ErrorCode
 from protocol.frames import CLIENT_FRAMES, SERVER_FRAMES
@@ -133,7 +134,7 @@ def test_every_frame_is_listed_with_its_tag(
     refs = [f"#/$defs/{cls.__name__}" for cls in frames]
     union = document[direction]
     assert [member["$ref"] for member in union["oneOf"]] == refs
-    tags = [cls.__struct_config__.tag for cls in frames]  # type: ignore[attr-defined]
+    tags = [tag_of(cls) for cls in frames]
     assert union["discriminator"] == {
         "propertyName": "type",
         "mapping": dict(zip(tags, refs, strict=True)),

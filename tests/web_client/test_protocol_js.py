@@ -3,6 +3,8 @@ and errors, pushes and seq, reconnect with backoff and resume."""
 
 from __future__ import annotations
 
+from protocol.base import tag_of
+
 import json
 
 import pytest
@@ -43,7 +45,7 @@ async def test_schema_lists_every_server_frame(web) -> None:
     page = await web.page()
     await setup(page)
     known = await page.evaluate("[...window.t.schema.server.keys()].sort()")
-    expected = sorted(cls.__struct_config__.tag for cls in SERVER_FRAMES)
+    expected = sorted(tag_of(cls) for cls in SERVER_FRAMES)
     assert known == expected
     assert await page.evaluate("window.t.schema.isClientType('set_status')") is True
     assert await page.evaluate("window.t.schema.isClientType('welcome')") is False

@@ -157,7 +157,7 @@ async def test_no_call_during_chat(agent, bot, gateway) -> None:
     await a.request(Accept(id=0, offer=offer.offer))
     await call_in(gateway, "pbx-6")
     await asyncio.sleep(0.3)
-    assert not [p for p in a.drain() if p.__struct_config__.tag == "offer"]
+    assert not a.drain("offer")
     await a.request(End(id=0, interaction=chat))  # support has no wrap-up
     call = await push(a, "offer")
     assert call.interaction.channel == "call"
@@ -186,7 +186,7 @@ async def test_identification_outcomes(agent, gateway) -> None:
         await asyncio.sleep(0.02)
     assert record is not None and record.contact is not None
     assert record.contact.id == made.contact.id
-    offer2 = [p for p in a.drain() if p.__struct_config__.tag == "offer"]
+    offer2 = a.drain("offer")
     assert not offer2 or offer2[0].interaction.id == ix2
 
 
@@ -299,7 +299,7 @@ async def test_compliance_refusals(agent, gateway, who: str, number: str, rule: 
     assert e.value.code == "refused"
     assert e.value.frame.details == {"rule": rule}
     await asyncio.sleep(0.05)
-    assert not [p for p in gateway.drain() if p.__struct_config__.tag == "originate"]
+    assert not gateway.drain("originate")
 
 
 async def test_callback_needs_a_device(connect, gateway) -> None:

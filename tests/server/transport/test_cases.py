@@ -70,7 +70,7 @@ async def pushes(c: Client, tag: str, timeout: float = 2.0) -> list[Any]:
     """Pushes of ``tag`` arriving within ``timeout`` (after a first one, briefly)."""
     found = [await c.next_push(tag, timeout=timeout)]
     await asyncio.sleep(0.2)
-    found += [p for p in c.drain() if p.__struct_config__.tag == tag]
+    found += c.drain(tag)
     return found
 
 

@@ -152,7 +152,7 @@ async def test_resend_is_not_duplicated(agent, bot) -> None:
     assert again.duplicate and again.message.id == first.message.id
     await next_message(a)
     await asyncio.sleep(0.1)
-    assert not [p for p in a.drain() if p.__struct_config__.tag == "message"]
+    assert not a.drain("message")
     chat = await a.request(GetChat(id=0, interaction=ix))
     assert [m.text for m in chat.messages] == ["only once"]
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from protocol.base import tag_of
 from protocol.client import Client
 from protocol.errors import CloseCode
 from protocol.routing import Accept, End, SetStatus
@@ -63,10 +64,7 @@ async def test_resume_within_grace(agent, bot, connect, server: App) -> None:
     assert w.agent is not None and w.agent.status == "ready"
     replayed = [await back.next_push() for _ in range(w.replayed)]
     assert replayed[0].seq == seen + 1
-    assert any(
-        p.__struct_config__.tag == "interaction" and p.interaction.status == "ended"
-        for p in replayed
-    )
+    assert any(tag_of(p) == "interaction" and p.interaction.status == "ended" for p in replayed)
 
 
 async def test_resume_keeps_active_chat(agent, bot, connect) -> None:

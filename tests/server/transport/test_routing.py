@@ -75,7 +75,7 @@ async def test_agent_sees_only_its_offers(agent, bot) -> None:
     b = await bot()
     await start_chat(b)
     await asyncio.sleep(0.2)
-    offers = [p for cl in (a, c) for p in cl.drain() if p.__struct_config__.tag == "offer"]
+    offers = [p for cl in (a, c) for p in cl.drain("offer")]
     assert len(offers) == 1
 
 
@@ -159,7 +159,7 @@ async def test_call_routed_and_hung_up(connect, agent) -> None:
     # A repeated hangup is answered ok and changes nothing.
     await gw.request(CallHangup(id=0, call_id="c-1"))
     await asyncio.sleep(0.05)
-    assert not [p for p in a.drain() if p.__struct_config__.tag == "interaction"]
+    assert not a.drain("interaction")
 
 
 async def test_no_call_while_chatting(connect, agent, bot) -> None:
@@ -173,7 +173,7 @@ async def test_no_call_while_chatting(connect, agent, bot) -> None:
     await gw.login_key("sbk_demo_gateway")
     await gw.request(CallIncoming(id=0, call_id="c-2", caller="+15550101", queue="calls"))
     await asyncio.sleep(0.3)
-    assert not [p for p in a.drain() if p.__struct_config__.tag == "offer"]
+    assert not a.drain("offer")
     await b.request(End(id=0, interaction=ix))
     await a.request(WrapUpDone(id=0))
     call = await a.next_push("offer")
