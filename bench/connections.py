@@ -29,6 +29,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -66,7 +67,7 @@ async def seed(db: str, n: int) -> None:
     await store.close()
 
 
-def client_process(port: int, names: list[str], ready: object, release: object) -> None:
+def client_process(port: int, names: list[str], ready: Any, release: Any) -> None:
     """Open a connection per name, log in, report, and hold until released."""
 
     async def main() -> None:
@@ -95,8 +96,8 @@ def client_process(port: int, names: list[str], ready: object, release: object) 
                     return
 
         await asyncio.gather(*(one(n) for n in names))
-        ready.put((len(clients), failed[:3], len(failed)))  # type: ignore[attr-defined]
-        while release.empty():  # type: ignore[attr-defined]
+        ready.put((len(clients), failed[:3], len(failed)))
+        while release.empty():
             await asyncio.sleep(0.2)
         for c in clients:
             await c.ws.close()
