@@ -206,6 +206,17 @@ class Scheduled(Reply, tag="scheduled", kw_only=True):
     call: ScheduledCallView
 
 
+class StartScheduledCall(Request, tag="start_scheduled_call", kw_only=True):
+    """Agent: place one of your pending scheduled calls now, on its device.
+
+    You must be free (idle, no offer); the call is assigned to you at once,
+    like ``place_callback``. The reply is ``scheduled`` with status ``placed``
+    and the call's ``interaction``.
+    """
+
+    scheduled: str
+
+
 class SetCallResult(Request, tag="set_call_result", kw_only=True):
     """Agent on the call (or who had it): the result, and why a call failed."""
 
@@ -243,7 +254,48 @@ class CallRecord(Record, kw_only=True):
     verified: bool = False
     contact: ContactView | None = None
     candidates: list[ContactView] = []
+    case: str | None = None  # the case this call raised or discussed (the latest)
     steps: list[JourneyStep] = []
+
+
+class ListCalls(Request, tag="list_calls", kw_only=True):
+    """An agent's "My calls": its pending scheduled calls, soonest first, and
+    the last ``limit`` calls it handled, newest first.
+
+    Agents see only their own (``agent``, when given, must be themselves); a
+    supervisor names the agent.
+    """
+
+    agent: Ident | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+
+
+class CallSummary(Record, kw_only=True):
+    """One of an agent's recent calls. ``direction`` is ``outbound`` for the
+    calls the center places (callbacks, outbound and scheduled calls);
+    ``started_at`` is when the call was created, ``ended_at`` when it ended
+    or failed; ``case`` the case it raised or discussed, if any."""
+
+    interaction: str
+    kind: CallKind
+    direction: Literal["inbound", "outbound"]
+    state: CallState
+    number: str
+    queue: str
+    contact: ContactView | None = None
+    started_at: float
+    answered_at: float | None = None
+    ended_at: float | None = None
+    talking: float | None = None
+    result: str | None = None
+    reason: str = ""
+    case: str | None = None
+
+
+class CallList(Reply, tag="call_list", kw_only=True):
+    agent: str
+    scheduled: list[ScheduledCallView]
+    recent: list[CallSummary]
 
 
 class CallDetail(Reply, tag="call", kw_only=True):

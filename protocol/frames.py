@@ -15,6 +15,7 @@ from protocol.calls import (
     CallbackRequest,
     CallDetail,
     CallFailed,
+    CallList,
     CallPush,
     CallRinging,
     CallTransferred,
@@ -25,6 +26,7 @@ from protocol.calls import (
     GetJourney,
     Hangup,
     Journey,
+    ListCalls,
     Originate,
     PlaceCallback,
     Play,
@@ -32,6 +34,7 @@ from protocol.calls import (
     ScheduleCall,
     Scheduled,
     SetCallResult,
+    StartScheduledCall,
     StopRinging,
 )
 from protocol.cases import (
@@ -157,8 +160,10 @@ ClientFrame = (
     | PlaceCallback
     | ScheduleCall
     | CancelScheduledCall
+    | StartScheduledCall
     | SetCallResult
     | GetCall
+    | ListCalls
     | GetJourney
     | CreateCase
     | GetCase
@@ -203,6 +208,7 @@ ServerFrame = (
     | CallbackQueued
     | Scheduled
     | CallDetail
+    | CallList
     | Journey
     | CallPush
     | RingAgent

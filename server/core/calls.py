@@ -330,6 +330,36 @@ class Calls:
         self.router._persist("scheduled", msgspec.structs.replace(row))
         return row
 
+    def start(self, agent_name: str, scheduled_id: str) -> ScheduledRow:
+        """The agent places its pending scheduled call now, on its own device:
+        assigned to it at once (it must be free). Raises before any change."""
+        row = self.scheduled.get(scheduled_id)
+        if row is None or row.agent != agent_name:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no scheduled call {scheduled_id!r}")
+        if not self.settings.gateway:
+            raise RoutingError(ErrorCode.UNAVAILABLE, "no telephony gateway is configured")
+        agent = self.router._agent(agent_name)
+        queue = row.queue or self._call_queue(agent)
+        if queue is None:
+            raise RoutingError(ErrorCode.CONFLICT, "you are in no call queue")
+        _, address = self._device(agent, row.device)
+        call = CallRow(
+            interaction="", call_id=self.router.new_id("sch"), kind="scheduled", state="queued",
+            number=row.number, device=row.device, address=address, related=row.related,
+        )  # fmt: skip
+        self._pending = call
+        try:
+            ix = self.router.create_assigned(
+                "call", queue, self.settings.gateway, agent_name, Customer(phone=row.number),
+                "scheduled", call_id=call.call_id,
+            )  # fmt: skip
+        finally:
+            self._pending = None
+        del self.scheduled[scheduled_id]  # its timer finds nothing to do
+        row.status, row.interaction = "placed", ix.id
+        self.router._persist("scheduled", msgspec.structs.replace(row))
+        return row
+
     def _scheduled_due(self, scheduled_id: str, now: float) -> None:
         """Place a scheduled call: to its agent if free, else through its queue."""
         row = self.scheduled.get(scheduled_id)

@@ -291,10 +291,12 @@ class Reader:
 
     # ---------------------------------------------------------------- calls
 
-    _CALL = (
-        "SELECT interaction, call_id, kind, state, number, dialed, device, address, answered_at,"
-        " ended_at, cause, related, verified, requested_at, result, reason FROM calls"
-    )
+    _CALL_COLUMNS = (
+        "interaction", "call_id", "kind", "state", "number", "dialed", "device", "address",
+        "answered_at", "ended_at", "cause", "related", "verified", "requested_at", "result",
+        "reason",
+    )  # fmt: skip
+    _CALL = f"SELECT {', '.join(_CALL_COLUMNS)} FROM calls"
 
     @staticmethod
     def _call_row(r: Any) -> tuple[CallRow, str | None, str]:
@@ -316,6 +318,27 @@ class Reader:
             found = await self.call(ix)
             if found is not None:
                 out.append(found[0])
+        return out
+
+    async def recent_calls(
+        self, agent: str, limit: int = 10
+    ) -> list[tuple[InteractionView, CallRow, str | None, str, str | None]]:
+        """The last ``limit`` calls ``agent`` handled, newest first: the
+        interaction, the call's row, its result, the reason and the linked case."""
+        columns = ", ".join(f"c.{c}" for c in self._CALL_COLUMNS)
+        rows = await self.rows(
+            f"SELECT {INTERACTION_COLUMNS}, {columns}, r.case_id FROM interactions i"
+            " JOIN interaction_agents h ON h.interaction = i.id AND h.agent = ?"
+            " JOIN calls c ON c.interaction = i.id"
+            " LEFT JOIN chat_records r ON r.interaction = i.id"
+            " WHERE i.channel = 'call' ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
+            (agent, limit),
+        )
+        n = INTERACTION_COLUMNS.count(",") + 1
+        out = []
+        for r in rows:
+            row, result, reason = self._call_row(r[n:-1])
+            out.append((interaction_view(r), row, result, reason, r[-1]))
         return out
 
     async def steps(self, interaction_id: str) -> list[tuple[float, str, str]]:

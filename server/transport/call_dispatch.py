@@ -10,8 +10,10 @@ from protocol.calls import (
     CallbackRequest,
     CallDetail,
     CallFailed,
+    CallList,
     CallRecord,
     CallRinging,
+    CallSummary,
     CallTransferred,
     CancelScheduledCall,
     CustomerAnswered,
@@ -20,15 +22,18 @@ from protocol.calls import (
     Journey,
     JourneyEntry,
     JourneyStep,
+    ListCalls,
     PlaceCallback,
     ScheduleCall,
     Scheduled,
     SetCallResult,
+    StartScheduledCall,
 )
 from protocol.common import Ok
 from protocol.errors import ErrorCode
 from protocol.sources import CallHangup, CallIncoming, Created
 from server import contacts
+from server.core.calls import CallRow
 from server.core.errors import RoutingError
 from server.runtime import Runtime
 from server.sessions import Session
@@ -59,6 +64,8 @@ class CallDispatcher:
             PlaceCallback: self.place_callback,
             ScheduleCall: self.schedule_call,
             CancelScheduledCall: self.cancel_scheduled,
+            StartScheduledCall: self.start_scheduled,
+            ListCalls: self.list_calls,
             SetCallResult: self.set_result,
             GetCall: self.get_call,
             GetJourney: self.get_journey,
@@ -151,6 +158,59 @@ class CallDispatcher:
         row = self.calls.cancel(s.principal, f.scheduled)
         self.rt.commit(s, Scheduled(id=f.id, call=row.view()), conn)
 
+    def start_scheduled(self, s: Session, conn: ServerConnection, f: StartScheduledCall) -> None:
+        row = self.calls.start(s.principal, f.scheduled)
+        self.rt.commit(s, Scheduled(id=f.id, call=row.view()), conn)
+
+    def _whose(self, s: Session, agent: str | None) -> str:
+        """The agent whose calls ``s`` asks for: agents only their own."""
+        if s.role == "agent":
+            if agent is not None and agent != s.principal:
+                raise RoutingError(ErrorCode.FORBIDDEN, "agents see only their own calls")
+            return s.principal
+        if agent is None:
+            raise RoutingError(ErrorCode.INVALID, "name the agent whose calls to list")
+        account = self.rt.accounts.get(agent)
+        if account is None or account.cfg.role != "agent":
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no agent {agent!r}")
+        return agent
+
+    async def list_calls(self, s: Session, conn: ServerConnection, f: ListCalls) -> None:
+        agent = self._whose(s, f.agent)
+        # Pending scheduled calls live in memory (a restart restores them).
+        pending = sorted(
+            (r for r in self.calls.scheduled.values() if r.agent == agent),
+            key=lambda r: (r.at, r.id),
+        )
+        found = await self.reader.recent_calls(agent, f.limit)
+        ids = [view.contact for view, *_ in found if view.contact]
+        known = {c.id: c for c in await self.reader.contacts(list(dict.fromkeys(ids)))}
+        recent = []
+        for view, row, result, reason, case in found:
+            live = self.router.interactions.get(view.id)
+            view = live.view() if live is not None else view  # fresher than what is committed
+            row = self.calls.live.get(view.id, row)
+            recent.append(
+                CallSummary(
+                    interaction=view.id,
+                    kind=row.kind,
+                    direction="inbound" if row.kind == "inbound" else "outbound",
+                    state=row.state,
+                    number=row.number,
+                    queue=view.queue,
+                    contact=known.get(view.contact) if view.contact else None,
+                    started_at=view.created_at,
+                    answered_at=row.answered_at,
+                    ended_at=row.ended_at or view.ended_at,
+                    talking=_talking(row),
+                    result=result,
+                    reason=reason,
+                    case=case,
+                )
+            )
+        reply = CallList(id=f.id, agent=agent, scheduled=[r.view() for r in pending], recent=recent)
+        self.rt.commit(s, reply, conn)
+
     async def set_result(self, s: Session, conn: ServerConnection, f: SetCallResult) -> None:
         found = await self.reader.call(f.interaction)
         if found is None or not await self.chats.may_see(s, f.interaction):
@@ -173,7 +233,6 @@ class CallDispatcher:
         fields = await self.reader.record_fields(f.interaction)
         candidates = fields[5] if fields else []
         contact = await self.reader.contacts([view.contact]) if view.contact else []
-        talking = row.ended_at - row.answered_at if row.ended_at and row.answered_at else None
         record = CallRecord(
             interaction=view,
             kind=row.kind,
@@ -183,13 +242,14 @@ class CallDispatcher:
             caller_id=self.rt.settings.calls.caller_id,
             device=row.device,
             answered_at=row.answered_at,
-            talking=talking,
+            talking=_talking(row),
             result=result,
             reason=reason,
             related=row.related,
             verified=row.verified,
             contact=contact[0] if contact else None,
             candidates=await self.reader.contacts(candidates),
+            case=fields[4] if fields else None,
             steps=[
                 JourneyStep(at=at, step=step, detail=detail)
                 for at, step, detail in await self.reader.steps(f.interaction)
@@ -220,3 +280,8 @@ class CallDispatcher:
                 )
             )
         self.rt.commit(s, Journey(id=f.id, contact=found[0], entries=entries), conn)
+
+
+def _talking(row: CallRow) -> float | None:
+    """Talking duration: end minus answered."""
+    return row.ended_at - row.answered_at if row.ended_at and row.answered_at else None

@@ -23,9 +23,11 @@ from protocol.calls import (
     CustomerAnswered,
     GetCall,
     GetJourney,
+    ListCalls,
     PlaceCallback,
     ScheduleCall,
     SetCallResult,
+    StartScheduledCall,
 )
 from protocol.cases import (
     AdviseCase,
@@ -91,7 +93,16 @@ Handler = Callable[[Session, ServerConnection, Any], Awaitable[None] | None]
 
 #: The frames each role may send after logging in.
 _CHAT_READ = {GetChat, GetFile, SearchChats}
-_CALL_AGENT = {PlaceCallback, ScheduleCall, CancelScheduledCall, SetCallResult, GetCall, GetJourney}
+_CALL_AGENT = {
+    PlaceCallback,
+    ScheduleCall,
+    CancelScheduledCall,
+    StartScheduledCall,
+    SetCallResult,
+    GetCall,
+    GetJourney,
+    ListCalls,
+}
 _GATEWAY = {
     CallIncoming,
     CallHangup,
@@ -149,6 +160,7 @@ ALLOWED: dict[str, frozenset[type[Request]]] = {
             GetCall,
             GetJourney,
             SetCallResult,
+            ListCalls,
         }
         | _CHAT_READ
         | _CASE_AGENT

@@ -17,9 +17,11 @@ from protocol.calls import (
     CallbackRequest,
     CallDetail,
     CallFailed,
+    CallList,
     CallPush,
     CallRecord,
     CallRinging,
+    CallSummary,
     CallTransferred,
     CancelScheduledCall,
     Connect,
@@ -30,6 +32,7 @@ from protocol.calls import (
     Journey,
     JourneyEntry,
     JourneyStep,
+    ListCalls,
     Originate,
     PlaceCallback,
     Play,
@@ -38,6 +41,7 @@ from protocol.calls import (
     Scheduled,
     ScheduledCallView,
     SetCallResult,
+    StartScheduledCall,
     StopRinging,
 )
 from protocol.cases import (
@@ -338,8 +342,10 @@ CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     ),
     ScheduleCall(id=41, number="+15551234567", at=NOW + 3600, device="alice-soft"),
     CancelScheduledCall(id=42, scheduled="s-1"),
+    StartScheduledCall(id=42, scheduled="s-1"),
     SetCallResult(id=43, interaction="i-9", result="callback", reason="no answer twice"),
     GetCall(id=44, interaction="i-9"),
+    ListCalls(id=44, agent="alice", limit=20),
     GetJourney(id=45, contact="c-1"),
     CreateCase(
         id=46,
@@ -433,7 +439,40 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
             answered_at=NOW,
             talking=42.5,
             steps=[JourneyStep(at=NOW, step="initiated", detail="+15551234567")],
+            case="SR42",
         ),
+    ),
+    CallList(
+        id=44,
+        agent="alice",
+        scheduled=[
+            ScheduledCallView(
+                id="s-1",
+                agent="alice",
+                number="+15551234567",
+                at=NOW + 3600,
+                device="alice-soft",
+                status="pending",
+            )
+        ],
+        recent=[
+            CallSummary(
+                interaction="i-9",
+                kind="inbound",
+                direction="inbound",
+                state="ended",
+                number="+15551234567",
+                queue="calls",
+                contact=DANA,
+                started_at=NOW - 100,
+                answered_at=NOW - 90,
+                ended_at=NOW,
+                talking=90.0,
+                result="resolved",
+                reason="",
+                case="SR42",
+            )
+        ],
     ),
     Journey(
         id=45,

@@ -4,6 +4,7 @@ callbacks and their queue, compliance, scheduled calls, journeys."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -13,13 +14,17 @@ from protocol.calls import (
     AgentAnswered,
     CallbackRequest,
     CallRinging,
+    CancelScheduledCall,
     CustomerAnswered,
     GetCall,
     GetJourney,
+    ListCalls,
     PlaceCallback,
     ScheduleCall,
     SetCallResult,
+    StartScheduledCall,
 )
+from protocol.cases import CreateCase
 from protocol.chats import Identify, NewContact
 from protocol.client import Client, ServerError
 from protocol.config import AgentConfig
@@ -383,3 +388,171 @@ async def test_scheduled_call_after_restart(settings, tmp_path) -> None:
         await b.close()
     finally:
         await app2.stop()
+
+
+# ------------------------------------------------------------------- my calls
+
+
+async def test_my_calls_scheduled_and_recent(agent, gateway, server: App) -> None:
+    """list_calls: pending scheduled calls soonest first, then the calls the agent
+    handled newest first, with number, direction, contact, times, result and case."""
+    a = await agent("alice", ready=True)
+    now = server.clock()
+    later = await a.request(
+        ScheduleCall(id=0, number="+1 555 010 0901", at=now + 7200, device="alice-soft")
+    )
+    sooner = await a.request(
+        ScheduleCall(id=0, number="+15550100902", at=now + 3600, device="alice-soft")
+    )
+    # A call: answered, linked to a new case, hung up, a result set.
+    ix = await call_in(gateway, "pbx-20", caller="+15550100903")
+    await push(a, "offer")
+    await gateway.request(AgentAnswered(id=0, call_id="pbx-20", device="alice-soft"))
+    case = await a.request(
+        CreateCase(
+            id=0, subject="Broken zip", interaction=ix, email="dana@example.com",
+            new_contact=NewContact(name="Dana Zip"),
+        )
+    )  # fmt: skip
+    await asyncio.sleep(0.2)
+    await gateway.request(CallHangup(id=0, call_id="pbx-20"))
+    await a.request(SetCallResult(id=0, interaction=ix, result="resolved", reason="zip sent"))
+    mine = await a.request(ListCalls(id=0))
+    assert mine.agent == "alice"
+    assert [s.id for s in mine.scheduled] == [sooner.call.id, later.call.id]
+    assert [s.number for s in mine.scheduled] == ["+15550100902", "+15550100901"]
+    assert {s.status for s in mine.scheduled} == {"pending"}
+    [call] = mine.recent
+    assert (call.interaction, call.kind, call.direction, call.state) == (
+        ix, "inbound", "inbound", "ended",
+    )  # fmt: skip
+    assert (call.number, call.queue, call.result, call.reason) == (
+        "+15550100903", "calls", "resolved", "zip sent",
+    )  # fmt: skip
+    assert call.case == case.case.number
+    assert call.contact is not None and call.contact.name == "Dana Zip"
+    assert call.started_at <= (call.answered_at or 0) < (call.ended_at or 0)
+    assert call.talking is not None and call.talking > 0
+    record = (await a.request(GetCall(id=0, interaction=ix))).record
+    assert record.case == case.case.number
+    # Canceled: no longer listed.
+    await a.request(CancelScheduledCall(id=0, scheduled=sooner.call.id))
+    mine = await a.request(ListCalls(id=0))
+    assert [s.id for s in mine.scheduled] == [later.call.id]
+
+
+async def test_my_calls_newest_first_and_limit(agent, gateway) -> None:
+    """Recent calls are the agent's own, newest first, at most ``limit``."""
+    a = await agent("bob", ready=True)
+    c = await agent("carol")
+    ids = []
+    for n in range(3):
+        ix = await call_in(gateway, f"pbx-3{n}", caller=f"+1555010099{n}")
+        offer = await push(a, "offer")
+        await a.request(Accept(id=0, offer=offer.offer))
+        await a.request(End(id=0, interaction=ix))
+        await a.request(WrapUpDone(id=0))
+        ids.append(ix)
+    mine = await a.request(ListCalls(id=0, limit=2))
+    assert [r.interaction for r in mine.recent] == [ids[2], ids[1]]
+    assert [r.number for r in mine.recent] == ["+15550100992", "+15550100991"]
+    assert (await c.request(ListCalls(id=0))).recent == []  # carol handled none
+
+
+async def test_my_calls_include_the_live_call(agent, gateway) -> None:
+    """The call the agent is on is listed with its live state."""
+    a = await agent("bob", ready=True)
+    ix = await call_in(gateway, "pbx-40")
+    await push(a, "offer")
+    await gateway.request(AgentAnswered(id=0, call_id="pbx-40", device="bob-soft"))
+    [call] = (await a.request(ListCalls(id=0))).recent
+    assert (call.interaction, call.state, call.ended_at) == (ix, "answered", None)
+
+
+async def test_supervisor_lists_an_agents_calls(agent, connect) -> None:
+    """A supervisor names the agent; agents see only their own."""
+    a = await agent("bob")
+    at = 4_000_000_000.0
+    made = await a.request(ScheduleCall(id=0, number="+15551111111", at=at, device="bob-soft"))
+    sam = await connect()
+    await sam.login("sam", "sam-demo")
+    listed = await sam.request(ListCalls(id=0, agent="bob"))
+    assert listed.agent == "bob" and [s.id for s in listed.scheduled] == [made.call.id]
+    own = await a.request(ListCalls(id=0, agent="bob"))
+    assert [s.id for s in own.scheduled] == [made.call.id]
+
+
+@pytest.mark.parametrize(
+    ("who", "frame", "code"),
+    [
+        ("alice", lambda s: ListCalls(id=0, agent="bob"), "forbidden"),
+        ("sam", lambda s: ListCalls(id=0), "invalid"),
+        ("sam", lambda s: ListCalls(id=0, agent="nobody"), "not_found"),
+        ("sam", lambda s: ListCalls(id=0, agent="sam"), "not_found"),
+        ("alice", lambda s: {"type": "list_calls", "id": 0, "limit": 0}, "invalid"),
+        ("alice", lambda s: {"type": "list_calls", "id": 0, "agent": "a b"}, "invalid"),
+        ("alice", lambda s: CancelScheduledCall(id=0, scheduled="s-nope"), "not_found"),
+        ("alice", lambda s: StartScheduledCall(id=0, scheduled="s-nope"), "not_found"),
+        ("carol", lambda s: StartScheduledCall(id=0, scheduled=s), "not_found"),
+        ("sam", lambda s: StartScheduledCall(id=0, scheduled=s), "forbidden"),
+    ],
+)
+async def test_my_calls_bad_input(
+    agent, connect, server: App, who: str, frame: Callable[[str], Any], code: str
+) -> None:
+    """Bad requests get a stable error code and change nothing."""
+    bob = await agent("bob")
+    bobs = await bob.request(
+        ScheduleCall(id=0, number="+15551111111", at=server.clock() + 600, device="bob-soft")
+    )
+    c = await connect()
+    await c.login(who, f"{who}-demo")
+    request = frame(bobs.call.id)
+    if isinstance(request, dict):  # not even a valid frame: the codec refuses it
+        data = c.codec.encode(request)
+        await c.send_raw(data.decode() if c.codec.text else data)
+        error = await asyncio.wait_for(c.orphan_errors.get(), 5)
+    else:
+        with pytest.raises(ServerError) as e:
+            await c.request(request)
+        error = e.value.frame
+    assert error.code == code
+    assert server.runtime is not None
+    assert list(server.runtime.calls.scheduled) == [bobs.call.id]
+    assert server.runtime.calls.scheduled[bobs.call.id].status == "pending"
+    mine = await bob.request(ListCalls(id=0))
+    assert [s.id for s in mine.scheduled] == [bobs.call.id] and mine.recent == []
+
+
+async def test_start_scheduled_call_now(agent, gateway, server: App) -> None:
+    """An agent places its scheduled call at once; busy, it is refused and kept."""
+    a = await agent("bob")
+    made = await a.request(
+        ScheduleCall(id=0, number="+15551111111", at=server.clock() + 600, device="bob-soft")
+    )
+    other = await a.request(
+        ScheduleCall(id=0, number="+15551111111", at=server.clock() + 900, device="bob-soft")
+    )
+    started = await a.request(StartScheduledCall(id=0, scheduled=made.call.id))
+    assert started.call.status == "placed" and started.call.interaction
+    cmd = await push(gateway, "originate")
+    assert (cmd.number, cmd.agent, cmd.device) == ("+15551111111", "bob", "bob-soft")
+    # On that call, bob cannot start the other one: refused, still pending.
+    with pytest.raises(ServerError) as e:
+        await a.request(StartScheduledCall(id=0, scheduled=other.call.id))
+    assert e.value.code == "conflict"
+    with pytest.raises(ServerError) as e:
+        await a.request(StartScheduledCall(id=0, scheduled=made.call.id))
+    assert e.value.code == "not_found"  # placed already
+    mine = await a.request(ListCalls(id=0))
+    assert [s.id for s in mine.scheduled] == [other.call.id]
+    [call] = mine.recent
+    assert (call.interaction, call.kind, call.direction) == (
+        started.call.interaction, "scheduled", "outbound",
+    )  # fmt: skip
+    record = (await a.request(GetCall(id=0, interaction=call.interaction))).record
+    assert (record.kind, record.state, record.number) == (
+        "scheduled",
+        "dialing_agent",
+        "+15551111111",
+    )
