@@ -116,7 +116,7 @@ async def test_invitation_rings_and_notifies(web) -> None:
     await web.start_chat(bot, "Ring ring", name="Nia")
     await expect(page.locator(".invitation")).to_be_visible()
     notes = await page.evaluate("window.__notes")
-    assert notes == [{"title": "Incoming chat", "body": "Nia · sales"}]
+    assert notes == [{"title": "Incoming chat", "body": "Nia · Sales chat"}]
     assert await page.evaluate("window.__tones") == 2
 
 
@@ -130,7 +130,7 @@ async def test_chat_from_invitation_to_closed(web) -> None:
     await expect(card).to_be_visible()
     await expect(card.locator(".inv-customer")).to_have_text("Zoë")
     await expect(card.locator(".inv-source")).to_have_text("webchat")
-    await expect(card.locator(".inv-queue")).to_have_text("sales")
+    await expect(card.locator(".inv-queue")).to_have_text("Sales chat")
     await expect(card.locator(".countdown")).to_have_text(re.compile(r"^0:(1\d|20)$"))
     await expect(page.locator("#state-badge .state-name")).to_have_text("Offered · Ready")
     await accept_invitation(page)

@@ -45,7 +45,7 @@ async def test_unknown_caller_new_contact_and_refused_callback(web) -> None:
     card = page.locator(".invitation[data-channel=call]")
     await expect(card.locator("h2")).to_have_text("Incoming call")
     await expect(card.locator(".inv-source")).to_have_text("+15550000001")
-    await expect(card.locator(".inv-queue")).to_have_text("calls")
+    await expect(card.locator(".inv-queue")).to_have_text("Support line")
     await take_call(page, gateway, "pbx-1")
 
     outcome = page.locator(".ident-section .outcome")

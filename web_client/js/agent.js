@@ -7,6 +7,9 @@ import {
 import { ChatPanel } from "./chat.js";
 import { CallPanel } from "./call.js";
 import { chatSearch } from "./history.js";
+import { CasePanel } from "./case_page.js";
+import { CaseQueuePanel, myCasesList } from "./case_queue.js";
+import { myCallsList } from "./mycalls.js";
 
 const CALL_KIND = { callback: "Callback", outbound: "Outbound call", scheduled: "Scheduled call" };
 
@@ -25,6 +28,8 @@ export class AgentApp {
     this.unread = new Map();
     this.panel = null;
     this.devices = this._loadDevices();
+    this.account = null; // welcome.account: devices, skills, inboxes
+    this.queueNames = new Map(); // welcome.queues: id -> name
     this._listTimer = null;
 
     this.unsubs = [
@@ -38,6 +43,10 @@ export class AgentApp {
     this._wirePresence();
     this._onHistory = () => this.openHistory();
     $("#history-btn").addEventListener("click", this._onHistory);
+    this._onCaseQueue = () => this.openCaseQueue();
+    $("#case-queue-btn").addEventListener("click", this._onCaseQueue);
+    this.myCases = myCasesList(this);
+    this.myCalls = myCallsList(this); // scheduled and recent calls
     $("#presence").hidden = false;
     $("#agent-view").hidden = false;
     this.renderWorkspaceEmpty();
@@ -47,17 +56,24 @@ export class AgentApp {
     return this.conn.principal;
   }
 
+  /** A queue's name from the welcome (the id when it is not one of mine). */
+  queueName(id) {
+    return this.queueNames.get(id) || id;
+  }
+
   destroy() {
     for (const off of this.unsubs) off();
     for (const [el, type, fn] of this._listeners || []) el.removeEventListener(type, fn);
     $("#history-btn").removeEventListener("click", this._onHistory);
+    $("#case-queue-btn").removeEventListener("click", this._onCaseQueue);
+    this.myCases.stop();
     if (this.panel) this.panel.destroy();
     this.panel = null;
     clear($("#workspace"));
     clear($("#details"));
     clear($("#active-list"));
     clear($("#closed-list"));
-    clear($("#call-list"));
+    this.myCalls.stop();
     clearTimeout(this._listTimer);
   }
 
@@ -79,7 +95,10 @@ export class AgentApp {
     if (fresh) {
       this.interactions.clear();
       this.offer = null;
+      this._caseLookups = null;
     }
+    this.account = welcome.account || null;
+    this.queueNames = new Map((welcome.queues || []).map((q) => [q.id, q.name || q.id]));
     if (welcome.agent) this.onAgentState(welcome.agent);
     for (const ix of welcome.interactions) this._remember(ix);
     this._removeInvitation();
@@ -190,7 +209,7 @@ export class AgentApp {
       h("dt", isCall ? "Caller" : "Customer"), h("dd.inv-customer", who),
       h("dt", isCall ? "Number" : "Source"),
       h("dd.inv-source", isCall ? (ix.customer.phone || "unknown") : (ix.source || "—")),
-      h("dt", "Queue"), h("dd.inv-queue", ix.queue),
+      h("dt", "Queue"), h("dd.inv-queue", { dataset: { queue: ix.queue } }, this.queueName(ix.queue)),
       ix.previous ? [h("dt", "Continues"), h("dd", "an earlier chat")] : null),
     h("div.actions", accept, open, cancel));
 
@@ -221,7 +240,7 @@ export class AgentApp {
     if (!active || active === document.body || active.id === "main") accept.focus();
     if (!quiet) {
       beep();
-      notify(isCall ? "Incoming call" : "Incoming chat", `${who} · ${ix.queue}`, () => accept.focus());
+      notify(isCall ? "Incoming call" : "Incoming chat", `${who} · ${this.queueName(ix.queue)}`, () => accept.focus());
     }
   }
 
@@ -268,12 +287,13 @@ export class AgentApp {
   }
 
   onInteraction(ix) {
-    this._remember(ix);
+    const old = this._remember(ix);
     if (this.panel && this.panel.id === ix.id) this.panel.onInteraction(ix);
     // Work that just became mine is shown, unless the agent is looking at other live work.
     if (ix.agent === this.username && ix.status === "assigned") {
       const p = this.panel;
-      const busyElsewhere = p && p.id !== ix.id && isLive(this.interactions.get(p.id));
+      const busyElsewhere = p && p.id !== ix.id && (isLive(this.interactions.get(p.id))
+        || (p.kind !== "call" && p.kind !== "chat" && old && old.agent === ix.agent && old.status === ix.status));
       if (!p || (p.id === ix.id && p.preview) || (p.id !== ix.id && !busyElsewhere)) {
         this.open(ix.id, ix.channel);
       }
@@ -303,6 +323,7 @@ export class AgentApp {
   refreshLists(delay = 150) {
     clearTimeout(this._listTimer);
     this._listTimer = setTimeout(async () => {
+      this.myCalls.refresh();
       try {
         const list = await this.conn.request({ type: "list_chats" });
         this.chatList = { active: list.active, closed: list.closed };
@@ -328,11 +349,7 @@ export class AgentApp {
     clear($("#closed-list"), this.chatList.closed.length
       ? this.chatList.closed.map((r) => this._item(r.interaction, selected, r))
       : h("li.empty", "No closed chats yet"));
-    const calls = [...this.calls.values()].filter((ix) => !isLive(ix))
-      .sort((a, b) => b.created_at - a.created_at).slice(0, 10);
-    clear($("#call-list"), calls.length
-      ? calls.map((ix) => this._item(ix, selected))
-      : h("li.empty", "No finished calls yet"));
+    this.myCalls.render();
   }
 
   _item(ix, selected, record = null) {
@@ -342,7 +359,7 @@ export class AgentApp {
     if (isCall) stateText = label(this.callStates.get(ix.id) || ix.status);
     else stateText = label((record && record.state) || ix.chat_state || ix.status);
     const title = isCall ? (ix.customer.name || ix.customer.phone || "Call") : customerName(ix);
-    const sub = [isCall ? (CALL_KIND[ix.source] || "Call") : ix.source, ix.queue].filter(Boolean).join(" · ");
+    const sub = [isCall ? (CALL_KIND[ix.source] || "Call") : ix.source, this.queueName(ix.queue)].filter(Boolean).join(" · ");
     const btn = h("button.ix-item", {
       type: "button",
       "aria-current": ix.id === selected ? "true" : null,
@@ -375,6 +392,33 @@ export class AgentApp {
     this.panel = new Panel(this, id, { preview });
     this.renderLists();
     return this.panel;
+  }
+
+  /** The case page of `number` in the workspace (the call or chat stays in the lists). */
+  openCase(number) {
+    if (this.panel && this.panel.id === number) {
+      this.panel.reload();
+    } else {
+      if (this.panel) this.panel.destroy();
+      this.panel = new CasePanel(this, number);
+      this.renderLists();
+    }
+    this.myCases.refresh();
+    return this.panel;
+  }
+
+  openCaseQueue() {
+    if (this.panel) this.panel.destroy();
+    this.panel = new CaseQueuePanel(this);
+    this.renderLists();
+    this.myCases.refresh();
+    return this.panel;
+  }
+
+  /** A case page closes itself once a status with close_on_save is saved. */
+  closeCase(number) {
+    if (this.panel && this.panel.id === number) this.openCaseQueue();
+    else this.myCases.refresh();
   }
 
   closePanel() {

@@ -5,6 +5,7 @@ import {
   $, h, clear, label, since, toast, errorText, dateTime, duration, confirmDialog, section, IDENT,
 } from "./dom.js";
 import { identification, journeyTable } from "./contacts.js";
+import { casesBox } from "./cases.js";
 
 const KIND = { inbound: "Inbound call", callback: "Callback", outbound: "Outbound call", scheduled: "Scheduled call" };
 
@@ -120,7 +121,7 @@ export class CallPanel {
           h("span.pill.call-state", { dataset: { state: r.state } }, label(r.state)),
           h("span", KIND[r.kind] || r.kind),
           h("span", r.number),
-          h("span", `queue ${ix.queue}`),
+          h("span.ws-queue", { dataset: { queue: ix.queue } }, `queue ${this.app.queueName(ix.queue)}`),
           r.answered_at && live ? h("span", "talking ", since(r.answered_at)) : null,
           r.talking != null ? h("span", `talked ${duration(r.talking)}`) : null)),
       h("div.ws-actions",
@@ -204,7 +205,11 @@ export class CallPanel {
     });
     clear(this.detailsEl,
       section("Call", this.pane.facts, true),
-      section("Cases", casesSlot(this.app, { interaction: this.id, contact: r.contact }), true),
+      section("Cases", casesBox(this.app, {
+        interaction: this.id,
+        current: () => ({ contact: this.record.contact, number: this.record.number, customer: this.ix.customer }),
+        onChange: () => this.reload(),
+      }), true, "cases-section"),
       section("Result", resultForm, false),
       section("Call back", callbackForm(this.app, { interaction: this.id, number: r.number }), true, "callback-section"),
       section("Schedule a call", scheduleForm(this.app, { interaction: this.id, number: r.number }), false));
@@ -249,28 +254,17 @@ export class CallPanel {
   }
 }
 
-// ------------------------------------------------------------------ cases
-
-/**
- * CASES (issue 5): the place for "Add new case" and "Advise on existing case".
- * The case frames are being built in the server; when they land, replace
- * this slot with the real buttons (create a case linked to `interaction`
- * with `contact` filled in / the contact's case history).
- */
-export function casesSlot(app, { interaction, contact }) {
-  return h("div.cases-slot", { dataset: { slot: "cases", interaction, contact: contact ? contact.id : "" } },
-    h("div.inline",
-      h("button.small", { type: "button", disabled: true, title: "Cases are not available yet" }, "Add new case"),
-      h("button.small", { type: "button", disabled: true, title: "Cases are not available yet" }, "Advise on existing case")),
-    h("p.muted.small", "Cases are coming soon."));
-}
-
 // ------------------------------------------------------- device picker
 
+// The agent's devices from its account (welcome.account), then those it used
+// in this browser that the account does not list.
 function devicePicker(app, idBase) {
-  const devices = [...app.devices];
+  const own = (app.account && app.account.devices) || [];
+  const known = new Set(own.map((d) => d.id));
+  const devices = [...own.map((d) => ({ id: d.id, text: d.label ? `${d.label} (${d.id})` : d.id })),
+    ...[...app.devices].filter((d) => !known.has(d)).map((d) => ({ id: d, text: d }))];
   const select = h("select", { id: `${idBase}-device`, name: "device" },
-    devices.map((d) => h("option", { value: d }, d)),
+    devices.map((d) => h("option", { value: d.id }, d.text)),
     h("option", { value: "__other" }, devices.length ? "Other device…" : "Enter a device…"));
   const other = h("input", {
     id: `${idBase}-device-other`, name: "device_other", maxlength: 64, pattern: IDENT,

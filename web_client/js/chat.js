@@ -5,7 +5,8 @@ import {
   confirmDialog, section,
 } from "./dom.js";
 import { identification, journeyButton } from "./contacts.js";
-import { callbackForm, casesSlot } from "./call.js";
+import { callbackForm } from "./call.js";
+import { casesBox } from "./cases.js";
 
 const EMOJI = [
   "😀", "😊", "🙂", "😉", "😂", "🥲", "😍", "🤔", "😅", "😢", "😮", "😎",
@@ -316,7 +317,7 @@ export class ChatPanel {
         h("h2", customerName(ix)),
         h("p.ws-meta",
           h("span.pill.chat-state", { dataset: { state: stateKey }, "aria-label": `Chat state: ${label(stateKey)}` }, label(stateKey)),
-          h("span", ix.source || "chat"), h("span", `queue ${ix.queue}`),
+          h("span", ix.source || "chat"), h("span.ws-queue", { dataset: { queue: ix.queue } }, `queue ${this.app.queueName(ix.queue)}`),
           ix.accepted_at ? h("span", `started ${clock(ix.accepted_at)}`) : null,
           ix.ended_at ? h("span", `ended ${clock(ix.ended_at)}${ix.end_reason ? ` (${label(ix.end_reason)})` : ""}`) : null)),
       h("div.ws-actions", actions));
@@ -420,7 +421,11 @@ export class ChatPanel {
       section("Chat record", this.pane.facts, true),
       section("Customer", this.pane.ident, true, "customer-section"),
       section("Result and notes", saveForm, true, "result-section"),
-      section("Cases", casesSlot(this.app, { interaction: this.id, contact: r.contact }), false),
+      section("Cases", casesBox(this.app, {
+        interaction: this.id,
+        current: () => ({ contact: this.record.contact, number: this.ix.customer.phone || "", customer: this.ix.customer }),
+        onChange: () => this.reload(),
+      }), true, "cases-section"),
       section("Call back", callbackForm(this.app, { interaction: this.id, number }), false),
       section("Customer journey", this.pane.journey, true));
   }
@@ -440,11 +445,11 @@ export class ChatPanel {
       h("dt", "From"), h("dd", r.contact ? r.contact.name || r.contact.id : customerName(ix)),
       h("dt", "To"), h("dd", r.agents.length ? r.agents.join(", ") : (ix.agent || "—")),
       h("dt", "Source"), h("dd", ix.source || "—"),
-      h("dt", "Queue"), h("dd", ix.queue),
+      h("dt", "Queue"), h("dd", { dataset: { queue: ix.queue } }, this.app.queueName(ix.queue)),
       h("dt", "Start"), h("dd", ix.accepted_at ? dateTime(ix.accepted_at) : "not accepted yet"),
       h("dt", "End"), h("dd", ix.ended_at ? dateTime(ix.ended_at) : "—"),
       h("dt", "State"), h("dd", label(ix.chat_state || r.state || ix.status)),
-      r.case ? [h("dt", "Case"), h("dd", r.case)] : null,
+      r.case ? [h("dt", "Case"), h("dd", h("button.link", { type: "button", onclick: () => this.app.openCase(r.case) }, r.case))] : null,
       ix.previous ? [h("dt", "Continues"), h("dd", h("button.link", { type: "button", onclick: () => this.app.open(ix.previous, "chat") }, "the earlier chat"))] : null,
       ix.customer.phone ? [h("dt", "Phone"), h("dd", ix.customer.phone)] : null,
       ix.customer.email ? [h("dt", "Email"), h("dd", ix.customer.email)] : null);

@@ -1,0 +1,269 @@
+"""Cases in a real browser: add new case from a call the gateway simulator
+places, advise on an existing case from a chat, the case page's status bar
+and live updates, and the case queue's take next / take any."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from playwright.async_api import Page, expect
+
+from protocol.cases import CaseReply, CreateCase, GetCase, ListCases
+from protocol.chats import Identify, NewContact
+from protocol.client import Client
+from protocol.routing import Accept, End, SetStatus
+from protocol.sources import StartChat
+from protocol.views import Customer
+from server.gateway_sim import GatewaySim, SimSettings
+
+pytestmark = pytest.mark.browser
+
+#: The only number the simulator dials with ``numbers=1``.
+SIM_NUMBER = "+15550000000"
+#: The moves the status table allows by hand from new (and from reopened).
+FROM_NEW = ["in_progress", "waiting_for_response", "resolved", "canceled"]
+
+
+@asynccontextmanager
+async def gateway_sim(gateway: Client) -> AsyncIterator[GatewaySim]:
+    """The simulator answering the server's commands on ``gateway``. With this
+    seed the caller talks for minutes: the call stays up for the whole test."""
+    sim = GatewaySim(gateway, SimSettings(max_calls=1, talk=600, numbers=1, seed=4))
+    worker = asyncio.ensure_future(sim.commands())
+    try:
+        yield sim
+    finally:
+        worker.cancel()
+        await asyncio.gather(worker, return_exceptions=True)
+        for task in list(sim._tasks.values()):
+            task.cancel()
+
+
+async def new_case(client: Client, subject: str, queue: str = "service", **kw: object) -> str:
+    detail = await client.request(CreateCase(id=0, subject=subject, queue=queue, **kw))  # type: ignore[arg-type]
+    return str(detail.case.number)
+
+
+async def status_bar(page: Page) -> list[str]:
+    return await page.locator(".status-bar .status-to").evaluate_all(
+        "els => els.map(e => e.dataset.status)"
+    )
+
+
+async def test_call_from_gateway_sim_add_new_case(web) -> None:
+    """A simulated call: the agent accepts it, adds a new case with a new contact,
+    and the case is on the server linked to the call and the contact."""
+    page = await web.agent_page("alice")
+    gateway = await web.gateway()
+    async with gateway_sim(gateway) as sim:
+        await sim.one_call()
+        card = page.locator(".invitation[data-channel=call]")
+        await expect(card.locator(".inv-source")).to_have_text(SIM_NUMBER)
+        # The queue's name from the welcome, not its id.
+        await expect(card.locator(".inv-queue")).to_have_text("Support line")
+        await card.get_by_role("button", name="Accept").click()
+        # The simulator bridges the call when the server says the agent accepted.
+        await expect(page.locator(".steps li[data-step=answered_by_agent]")).to_be_visible()
+        await expect(page.locator(".call-state")).to_have_text("Answered")
+        assert sim.stats.answered == 1
+        item = page.locator("#active-list .ix-item[data-channel=call]")
+        ix = await item.get_attribute("data-interaction")
+        assert ix
+        await expect(page.locator(".ident-section .outcome")).to_have_attribute(
+            "data-outcome", "none"
+        )
+        # The callback device comes from the agent's account (welcome.account).
+        await expect(page.locator(".callback-form select option").first).to_have_text(
+            "Softphone (alice-soft)"
+        )
+
+        cases = page.locator(".cases-section")
+        await expect(cases.locator(".linked-cases")).to_have_text("No case linked yet.")
+        await cases.get_by_role("button", name="Add new case").click()
+        form = page.locator("dialog form.case-form")
+        await expect(form.locator("select[name=queue]")).to_have_value("service")
+        await expect(form.locator("input[name=contact_phone]")).to_have_value(SIM_NUMBER)
+        await form.get_by_label("Subject").fill("Router keeps rebooting")
+        await form.get_by_label("Description").fill("Since the firmware update <b>yesterday</b>.")
+        await form.get_by_label("Priority").select_option("high")
+        await form.get_by_label("Name").fill("Dana Caller")
+        await form.get_by_label("Notify email").fill("dana@example.com")
+        await form.get_by_role("button", name="Create case").click()
+        await expect(page.locator("dialog")).to_have_count(0)
+        await expect(page.locator(".toast").last).to_have_text("Case SR00000001 created.")
+
+        # The page shows it, linked to the call; the caller is now the new contact.
+        line = cases.locator(".linked-cases .case-line[data-case=SR00000001]")
+        await expect(line).to_contain_text("Router keeps rebooting")
+        await expect(line.locator(".pill")).to_have_text("New")
+        outcome = page.locator(".ident-section .outcome")
+        await expect(outcome).to_have_attribute("data-outcome", "one")
+        await expect(outcome.locator(".c-name")).to_have_text("Dana Caller")
+
+        # On the server: the case, linked to the call and to the contact.
+        sam = await web.agent("sam")
+        case = (await sam.request(GetCase(id=0, case="SR00000001"))).case
+        assert (case.subject, case.priority, case.queue, case.status) == (
+            "Router keeps rebooting",
+            "high",
+            "service",
+            "new",
+        )
+        assert case.description == "Since the firmware update <b>yesterday</b>."
+        assert case.created_by == "alice" and case.email == "dana@example.com"
+        assert case.interactions == [ix]
+        assert case.contact is not None
+        assert web.server.runtime.router.interactions[ix].contact == case.contact
+        linked = await sam.request(ListCases(id=0, interaction=ix))
+        assert [c.number for c in linked.cases] == ["SR00000001"]
+        by_contact = await sam.request(ListCases(id=0, contact=case.contact))
+        assert [c.number for c in by_contact.cases] == ["SR00000001"]
+
+        # The case page: its fields, the moves the status table allows from new.
+        await line.get_by_role("button", name="SR00000001").click()
+        ws = page.locator(".case-ws[data-case=SR00000001]")
+        await expect(ws.locator(".case-title")).to_have_text("Router keeps rebooting")
+        await expect(ws.locator("textarea[name=description]")).to_have_value(
+            "Since the firmware update <b>yesterday</b>."
+        )
+        assert await status_bar(page) == FROM_NEW
+        await expect(ws.locator(".case-event[data-action=created]")).to_contain_text("alice")
+        # The call is still there to go back to.
+        await item.click()
+        await expect(page.locator(".call-ws")).to_be_visible()
+        await expect(page.locator(".call-state")).to_have_text("Answered")
+
+
+async def test_case_page_status_bar_and_live_updates(web) -> None:
+    """Take any from the queue, move the case, see the customer's reply reopen it
+    live, and resolve it (the page closes, as the status lookup says)."""
+    bob = await web.agent("bob")
+    number = await new_case(bob, "Invoice is wrong", email="zoe@example.com")
+    page = await web.agent_page("alice", ready=False)
+    await page.click("#case-queue-btn")
+    queue = page.locator(".case-queue[data-queue=service]")
+    await expect(queue.locator("h3")).to_contain_text("Service desk")
+    row = queue.locator(f"tr[data-case={number}]")
+    await expect(row).to_contain_text("Invoice is wrong")
+    await row.get_by_role("button", name="Take").click()
+
+    ws = page.locator(f".case-ws[data-case={number}]")
+    await expect(ws.locator(".case-status")).to_have_text("In progress")
+    await expect(ws.locator(".case-assignee")).to_have_text("assigned to alice")
+    assert await status_bar(page) == ["waiting_for_response", "resolved", "canceled"]
+    await expect(page.locator(f"#case-list .case-item[data-case={number}]")).to_be_visible()
+    sam = await web.agent("sam")
+    case = (await sam.request(GetCase(id=0, case=number))).case
+    assert (case.status, case.assignee) == ("in_progress", "alice")
+
+    await ws.get_by_label("Comment").fill("Asked for the invoice number")
+    await page.click(".status-bar .status-to[data-status=waiting_for_response]")
+    await expect(ws.locator(".case-status")).to_have_text("Waiting for response")
+    await expect(page.locator(".status-bar .status-to")).to_have_count(3)
+    assert await status_bar(page) == ["in_progress", "resolved", "canceled"]
+    await expect(ws.locator(".case-event[data-action=comment]")).to_contain_text(
+        "Asked for the invoice number"
+    )
+    detail = await sam.request(GetCase(id=0, case=number))
+    assert detail.case.status == "waiting_for_response"
+
+    # The customer answers by mail: the case reopens and the page follows live.
+    bot = await web.bot()
+    ack = await bot.request(
+        CaseReply(id=0, case=number, text="<script>alert(1)</script> INV-7", channel="email")
+    )
+    assert ack.reopened
+    await expect(ws.locator(".case-status")).to_have_text("Reopened")
+    await expect(ws.locator(".case-assignee")).to_have_text("not assigned")
+    reply = ws.locator(".case-event[data-action=customer_reply] .ev-text")
+    await expect(reply).to_have_text("<script>alert(1)</script> INV-7")
+    await expect(page.locator(".status-bar .status-to[data-status=in_progress]")).to_have_text(
+        "Take into work"
+    )
+    assert await status_bar(page) == FROM_NEW  # reopened allows what new does
+
+    # Resolved closes the page (close_on_save) and shows the queue again.
+    await page.click(".status-bar .status-to[data-status=resolved]")
+    await expect(page.locator(".case-queue-ws")).to_be_visible()
+    await expect(page.locator(".toast").last).to_have_text(f"Case {number}: Resolved.")
+    detail = await sam.request(GetCase(id=0, case=number))
+    assert detail.case.status == "resolved" and detail.case.resolved_at is not None
+    actions = [e.action for e in detail.history]
+    assert "customer_reply" in actions and "comment" in actions
+
+
+async def test_case_queue_take_next(web) -> None:
+    """A queue that gives its next case only: no Take on the others, and Take
+    next takes the most urgent one."""
+    bob = await web.agent("bob")
+    low = await new_case(bob, "Old printer", queue="second_line", priority="low")
+    urgent = await new_case(bob, "Server down", queue="second_line", priority="critical")
+    page = await web.agent_page("carol", ready=False)
+    await page.click("#case-queue-btn")
+    queue = page.locator(".case-queue[data-queue=second_line]")
+    await expect(queue).to_have_attribute("data-take", "next")
+    await expect(queue.locator(f"tr[data-case={urgent}]")).to_have_class(re.compile("next"))
+    await expect(queue.locator(f"tr[data-case={low}] .take-case")).to_have_count(0)
+    take = queue.locator(".take-next")
+    await expect(take).to_have_text(f"Take next ({urgent})")
+    await take.click()
+
+    ws = page.locator(f".case-ws[data-case={urgent}]")
+    await expect(ws.locator(".case-status")).to_have_text("In progress")
+    await expect(ws.locator(".case-assignee")).to_have_text("assigned to carol")
+    sam = await web.agent("sam")
+    assert (await sam.request(GetCase(id=0, case=urgent))).case.assignee == "carol"
+    assert (await sam.request(GetCase(id=0, case=low))).case.assignee is None
+
+    # Back in the queue, the low-priority case is the next one now.
+    await page.click("#case-queue-btn")
+    await expect(queue.locator(".take-next")).to_have_text(f"Take next ({low})")
+    await expect(queue.locator(f"tr[data-case={low}] .take-case")).to_have_count(1)
+
+
+async def test_chat_advise_on_existing_case(web) -> None:
+    """From a chat with a known customer: pick one of the contact's cases and
+    record a consultation; the chat lists the case."""
+    bob = await web.agent("bob", ready=True)
+    bot = await web.bot()
+    created = await bot.request(
+        StartChat(id=0, queue="support", customer=Customer(name="Zoë"), text="Hi")
+    )
+    offer = await bob.next_push("offer")
+    await bob.request(Accept(id=0, offer=offer.offer))
+    made = await bob.request(
+        Identify(
+            id=0,
+            interaction=created.interaction.id,
+            new_contact=NewContact(name="Zoë Example", email="zoe@example.com"),
+        )
+    )
+    contact = made.contact.id
+    number = await new_case(bob, "Parcel lost", contact=contact)
+    await bob.request(End(id=0, interaction=created.interaction.id))
+    await bob.request(SetStatus(id=0, status="offline"))
+
+    page = await web.agent_page("alice")
+    ix = await web.start_chat(bot, "About my parcel", email="zoe@example.com")
+    await page.locator(".invitation").get_by_role("button", name="Accept").click()
+    await expect(page.locator(".chat-ws")).to_be_visible()
+    cases = page.locator(".cases-section")
+    await cases.get_by_role("button", name="Advise on existing case").click()
+    dialog = page.locator("dialog form.advise-form")
+    choice = dialog.locator(f".case-choice[data-case={number}]")
+    await expect(choice).to_contain_text("Parcel lost")
+    await choice.get_by_role("radio").check()
+    await dialog.get_by_label("Note").fill("Customer asked for news")
+    await dialog.get_by_role("button", name="Record consultation").click()
+    await expect(page.locator(".toast").last).to_have_text(f"Consultation recorded on {number}.")
+    await expect(cases.locator(f".linked-cases .case-line[data-case={number}]")).to_be_visible()
+
+    sam = await web.agent("sam")
+    detail = await sam.request(GetCase(id=0, case=number))
+    assert ix in detail.case.interactions
+    consult = [e for e in detail.history if e.action == "consultation"]
+    assert [(e.by, e.new, e.text) for e in consult] == [("alice", ix, "Customer asked for news")]
