@@ -3,13 +3,12 @@ and errors, pushes and seq, reconnect with backoff and resume."""
 
 from __future__ import annotations
 
-from protocol.base import tag_of
-
 import json
 
 import pytest
 from playwright.async_api import Page
 
+from protocol.base import tag_of
 from protocol.frames import SERVER_FRAMES
 from protocol.supervision import SetAgentStatus
 
