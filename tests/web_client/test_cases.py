@@ -103,6 +103,9 @@ async def test_call_from_gateway_sim_add_new_case(web) -> None:
         outcome = page.locator(".ident-section .outcome")
         await expect(outcome).to_have_attribute("data-outcome", "one")
         await expect(outcome.locator(".c-name")).to_have_text("Dana Caller")
+        await expect(
+            page.locator(".facts dd").get_by_role("button", name="SR00000001")
+        ).to_be_visible()
 
         # On the server: the case, linked to the call and to the contact.
         sam = await web.agent("sam")
@@ -223,6 +226,21 @@ async def test_case_queue_take_next(web) -> None:
     await page.click("#case-queue-btn")
     await expect(queue.locator(".take-next")).to_have_text(f"Take next ({low})")
     await expect(queue.locator(f"tr[data-case={low}] .take-case")).to_have_count(1)
+    await expect(queue.locator(f"tr[data-case={urgent}]")).to_contain_text("carol")
+
+    # Escalated to the service desk as a group: it leaves carol for the group to take.
+    await page.click(f"#case-list .case-item[data-case={urgent}]")
+    await page.click(".escalate-section summary")
+    await page.get_by_label("Group").select_option("service")
+    await page.get_by_role("button", name="Escalate").click()
+    await expect(page.locator(".toast").last).to_have_text(f"Case {urgent} escalated.")
+    await expect(ws.locator(".case-assignee")).to_have_text("not assigned")
+    case = (await sam.request(GetCase(id=0, case=urgent))).case
+    assert (case.group, case.assignee, case.status) == ("service", None, "in_progress")
+    await page.click("#case-queue-btn")
+    service = page.locator(".case-queue[data-queue=service]")
+    await expect(service.locator(f"tr[data-case={urgent}] .take-case")).to_be_visible()
+    await expect(page.locator(f"#case-list .case-item[data-case={urgent}]")).to_have_count(0)
 
 
 async def test_chat_advise_on_existing_case(web) -> None:

@@ -240,6 +240,7 @@ export class CallPanel {
       h("dt", "Answered"), h("dd", r.answered_at ? dateTime(r.answered_at) : "—"),
       h("dt", "Talking"), h("dd", r.talking != null ? duration(r.talking) : "—"),
       r.result ? [h("dt", "Result"), h("dd", r.result)] : null,
+      r.case ? [h("dt", "Case"), h("dd", h("button.link", { type: "button", onclick: () => this.app.openCase(r.case) }, r.case))] : null,
       r.related ? [h("dt", "Follows up"), h("dd", h("button.link", { type: "button", onclick: () => this.app.open(r.related) }, r.related))] : null);
   }
 

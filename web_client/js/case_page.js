@@ -91,6 +91,7 @@ export class CasePanel {
 
   show(detail) {
     this.detail = detail;
+    this.app.myCases.refresh(); // its status or assignee in the sidebar
     if (!this.pane) this.build();
     this.renderHead();
     this.renderBar();

@@ -46,12 +46,19 @@ export class CaseQueuePanel {
     try {
       const lookups = await caseLookups(this.app);
       const queues = myCaseQueues(lookups, this.app.username);
-      const lists = await Promise.all(queues.map((q) => this.conn.request({
-        type: "list_cases", queue: q.id, open_only: true, limit: 200,
-      })));
+      // Every open case I may see, and per queue the one "take next" gives.
+      const [all, ...heads] = await Promise.all([
+        this.conn.request({ type: "list_cases", open_only: true, limit: 500 }),
+        ...queues.map((q) => this.conn.request({ type: "list_cases", queue: q.id, open_only: true, limit: 1 }))]);
       if (this.destroyed) return;
+      const rank = (c) => lookups.priorities.indexOf(c.priority);
+      const urgent = (a, b) => rank(a) - rank(b) || a.resolution_due - b.resolution_due;
       clear(this.body, queues.length
-        ? queues.map((q, i) => this.queueSection(lookups, q, lists[i]))
+        ? queues.map((q, i) => this.queueSection(lookups, q, {
+          // A queue's own cases and those escalated to it as the assignee group.
+          cases: all.cases.filter((c) => c.queue === q.id || c.group === q.id).sort(urgent),
+          next: heads[i].next,
+        }))
         : h("p.muted", "You are not a member of any case queue."));
     } catch (err) {
       if (this.destroyed || err.code === "disconnected" || err.code === "offline") return;
