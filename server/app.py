@@ -32,6 +32,7 @@ from server.storage import Store
 from server.storage.reads import IMAGE_TYPES
 from server.transport.case_dispatch import satisfaction_page
 from server.transport.connection import ConnectionHandler
+from server.transport.direct import DirectConnection
 from server.transport.http import DEFAULT_WEB_ROOT, StaticFiles, is_websocket, respond, text
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,7 @@ class App:
             ConnectionHandler(self.runtime),
             s.server.host,
             s.server.port,
+            create_connection=DirectConnection,
             subprotocols=[Subprotocol(p) for p in SUBPROTOCOLS],
             select_subprotocol=select_subprotocol,
             process_request=self._http,

@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import msgspec
 import structlog
-from websockets.asyncio.connection import Connection, broadcast
+from websockets.asyncio.connection import Connection
 from websockets.protocol import State
 
 from protocol.base import Frame, Push
 from protocol.codec import Codec
 from protocol.errors import CloseCode
+from server.transport.framing import BINARY, TEXT, encode_frames
 
 log = structlog.get_logger(__name__)
 
@@ -114,28 +115,36 @@ class Session:
         current = self.conn
         if current is None or (conn is not None and conn is not current):
             return  # pushes stay in the ring; a reply to a closed connection is moot
-        broadcast((current,), data, text=self.codec.text)
-        self._check_buffer(current)
+        self._send(current, (data,))
 
     def _write_all(self, frames: list[bytes]) -> None:
         """Frames for the current connection, in one socket write.
 
         A commit releases many frames at once; writing each with broadcast()
         costs a system call per frame, the largest cost in the relay path.
-        Same framing as broadcast() (the server never sends fragmented
-        messages, so none can be in progress).
         """
         current = self.conn
         assert current is not None
+        self._send(current, frames)
+
+    def _send(self, current: Connection, frames: Iterable[bytes]) -> None:
+        """What broadcast() does, minus its per-frame objects: skip a closing
+        connection, never raise (a failing connection is going away anyway)."""
         protocol = current.protocol
         if protocol.state is not State.OPEN:
-            return  # closing: broadcast() would skip it too
-        send = protocol.send_text if self.codec.text else protocol.send_binary
+            return
         try:
-            for data in frames:
-                send(data)
-            current.transport.write(b"".join(protocol.data_to_send()))
-        except Exception as exc:  # as broadcast(): the connection is going away
+            if protocol.extensions:  # compression: let websockets frame it
+                send = protocol.send_text if self.codec.text else protocol.send_binary
+                for data in frames:
+                    send(data)
+                current.transport.write(b"".join(protocol.data_to_send()))
+            else:
+                # The server never fragments, so no message is ever half sent.
+                pending = protocol.data_to_send()  # normally empty: flushed on receipt
+                out = encode_frames(frames, TEXT if self.codec.text else BINARY)
+                current.transport.write(b"".join(pending) + out if pending else out)
+        except Exception as exc:
             log.warning("write_failed", principal=self.principal, error=repr(exc))
             return
         self._check_buffer(current)

@@ -31,6 +31,7 @@ from server.core.errors import RoutingError
 from server.runtime import Runtime
 from server.sessions import Session
 from server.storage import change_for
+from server.transport.direct import DirectConnection, Inbox
 from server.transport.dispatch import ALLOWED, Dispatcher
 
 log = structlog.get_logger(__name__)
@@ -83,6 +84,7 @@ class ConnectionHandler:
         self.dispatch = Dispatcher(runtime)
         # A file frame: the file as base64 (JSON) plus room for the other fields.
         self.max_file_frame = runtime.settings.chat.max_file * 4 // 3 + 4096
+        self._frame_counters: dict[type, Any] = {}
 
     async def __call__(self, ws: ServerConnection) -> None:
         # Every log line of this connection's task carries its id and peer.
@@ -100,10 +102,7 @@ class ConnectionHandler:
             gate = Gate(rate, max(1.0, rate * limits.burst_seconds))
             self.rt.metrics.connections.labels(session.role).inc()
             try:
-                async for data in ws:
-                    result = self._on_frame(session, ws, codec, gate, data)
-                    if result is not None:
-                        await result
+                await self._serve(session, ws, codec, gate)
             finally:
                 self.rt.metrics.connections.labels(session.role).dec()
         except TimeoutError:
@@ -115,6 +114,33 @@ class ConnectionHandler:
         finally:
             if session is not None:
                 self._detach(session, ws)
+
+    async def _serve(self, s: Session, ws: ServerConnection, codec: Codec, gate: Gate) -> None:
+        """Handle the logged-in client's frames, in order, until it goes."""
+        if not isinstance(ws, DirectConnection):
+            async for data in ws:
+                result = self._on_frame(s, ws, codec, gate, data)
+                if result is not None:
+                    await result
+            return
+        closing: list[Closing] = []
+
+        def handle(data: bytes | str) -> asyncio.Future[None] | None:
+            if closing:
+                return None  # frames behind the one that closes it are dropped
+            try:
+                return self._on_frame(s, ws, codec, gate, data)
+            except Closing as c:
+                closing.append(c)
+                ws.stop_delivery()
+                return None
+            except Exception:  # never into websockets' data_received
+                log.exception("frame_failed", principal=s.principal)
+                return None
+
+        await ws.deliver_to(Inbox(ws, handle).feed)
+        if closing:
+            raise closing[0]
 
     # -------------------------------------------------------------- checking
 
@@ -157,7 +183,12 @@ class ConnectionHandler:
             self._error(ws, codec, ErrorCode.TOO_LARGE, "frame too large", frame.id, s)
             self._bad(gate)
             return None
-        self.rt.metrics.frames.labels(tag_of(frame)).inc()
+        kind = type(frame)
+        counter = self._frame_counters.get(kind)
+        if counter is None:
+            # labels() costs as much as decoding the frame: look each type up once.
+            counter = self._frame_counters[kind] = self.rt.metrics.frames.labels(tag_of(kind))
+        counter.inc()
         return frame
 
     # ---------------------------------------------------------- authenticated

@@ -164,3 +164,33 @@ async def test_store_refuses_unknown_synchronous(tmp_path: Path) -> None:
     """Only FULL, NORMAL and EXTRA are accepted for synchronous (OFF would lose acks)."""
     with pytest.raises(ValueError, match="synchronous"):
         await Store.open(tmp_path / "x.db", synchronous="OFF")
+
+
+async def test_lean_messages_keep_every_row(
+    db: aiosqlite.Connection, tmp_path: Path, fake_migrations: Path
+) -> None:
+    """Version 6 rebuilds messages with one index: rows written under version 5
+    survive, in order, and (interaction, n) stays unique."""
+    real = Path(migrate_module.__file__).with_name("migrations")
+    for n in range(1, 6):
+        src = next(real.glob(f"{n:04d}_*.sql"))
+        (fake_migrations / src.name).write_text(src.read_text())
+    assert await migrate(db) == 5
+    rows = [
+        (f"m-{i}", "chat-1", i, "customer", "bot1", f"hello {i} 👋", None, f"c{i}", None, 1.0 + i)
+        for i in range(1, 4)
+    ]
+    await db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+    v6 = next(real.glob("0006_*.sql"))
+    (fake_migrations / v6.name).write_text(v6.read_text())
+    assert await migrate(db) == 6
+    path = tmp_path / "m.db"
+    assert query(path, "SELECT * FROM messages ORDER BY n") == rows
+    indexes = query(
+        path, "SELECT name FROM sqlite_master WHERE tbl_name = 'messages' AND type = 'index'"
+    )
+    assert len(indexes) == 1  # the autoindex of UNIQUE (interaction, n)
+    with contextlib.closing(sqlite3.connect(path)) as plain, pytest.raises(sqlite3.IntegrityError):
+        plain.execute(
+            "INSERT INTO messages VALUES ('m-9','chat-1',2,'agent','a','x',NULL,'c9',NULL,9.0)"
+        )
