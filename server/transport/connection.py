@@ -123,24 +123,19 @@ class ConnectionHandler:
                 if result is not None:
                     await result
             return
-        closing: list[Closing] = []
-
         def handle(data: bytes | str) -> asyncio.Future[None] | None:
-            if closing:
-                return None  # frames behind the one that closes it are dropped
             try:
                 return self._on_frame(s, ws, codec, gate, data)
             except Closing as c:
-                closing.append(c)
-                ws.stop_delivery()
+                ws.stop_delivery(c.code, c.reason)  # frames behind it are dropped
                 return None
             except Exception:  # never into websockets' data_received
                 log.exception("frame_failed", principal=s.principal)
                 return None
 
         await ws.deliver_to(Inbox(ws, handle).feed)
-        if closing:
-            raise closing[0]
+        if ws.stop_reason is not None:
+            raise Closing(*ws.stop_reason)
 
     # -------------------------------------------------------------- checking
 

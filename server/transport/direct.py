@@ -42,6 +42,8 @@ class DirectConnection(ServerConnection):
         self._fragments_text = False
         #: Resolved when the connection is lost (or :meth:`stop_delivery`).
         self.delivery_done: asyncio.Future[None] | None = None
+        #: Why delivery stopped, when the connection is to be closed: (code, reason).
+        self.stop_reason: tuple[int, str] | None = None
 
     def deliver_to(self, deliver: Callable[[Message], None]) -> asyncio.Future[None]:
         """Call ``deliver(message)`` for every message from now on, instead of
@@ -66,9 +68,12 @@ class DirectConnection(ServerConnection):
             self.stop_delivery()
         return self.delivery_done
 
-    def stop_delivery(self) -> None:
-        """Drop any further messages and resolve :attr:`delivery_done`."""
+    def stop_delivery(self, code: int | None = None, reason: str = "") -> None:
+        """Drop any further messages and resolve :attr:`delivery_done`; with
+        ``code``, the handler is to close the connection with it."""
         self._deliver = _drop
+        if code is not None and self.stop_reason is None:
+            self.stop_reason = (code, reason)
         if self.delivery_done is not None and not self.delivery_done.done():
             self.delivery_done.set_result(None)
 
@@ -100,8 +105,7 @@ class DirectConnection(ServerConnection):
                 message: Message = data.decode()
             except UnicodeDecodeError:
                 # As websockets does: invalid UTF-8 in a text message ends the connection.
-                self.stop_delivery()
-                self.loop.create_task(self.close(1007, "invalid UTF-8"))
+                self.stop_delivery(1007, "invalid UTF-8")
                 return
         else:
             message = bytes(data)

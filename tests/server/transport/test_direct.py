@@ -1,0 +1,124 @@
+"""Messages handed to the handler as they are parsed (server.transport.direct):
+pipelining, fragments, order behind a command that awaits, bad UTF-8, a
+flooding reader paused. Over a real server, written frame by frame."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from websockets.frames import Frame, Opcode
+
+from server.settings import Settings
+from server.transport.direct import HIGH_WATER
+from tests.conftest import make_settings
+
+from .conftest import RawClient
+
+
+@pytest.fixture
+def settings(tmp_path: Any) -> Settings:
+    """No rate limit in the way of the flood below."""
+    s = make_settings(tmp_path)
+    s.limits.rate["agent"] = 100_000.0
+    return s
+
+
+LOGIN = {"type": "login", "id": "login", "username": "alice", "password": "alice-demo"}
+
+
+def queue(c: RawClient, *frames: dict[str, Any]) -> None:
+    """Frames into the client's send buffer (sent together by flush())."""
+    for f in frames:
+        c.proto.send_text(json.dumps(f).encode())
+
+
+async def replies(c: RawClient, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+    """The next ``count`` replies from the server (pushes skipped), decoded."""
+    out: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while len(out) < count:
+            if not await c.read_some():
+                break
+            for ev in c.proto.events_received():
+                if isinstance(ev, Frame) and ev.opcode is Opcode.TEXT:
+                    frame = json.loads(ev.data)
+                    if "id" in frame:  # replies, not pushes
+                        out.append(frame)
+    return out
+
+
+async def test_frames_sent_right_behind_the_login_are_answered_in_order(raw: Any) -> None:
+    """Login and five pings in one TCP write: the pings were queued before the
+    session existed and are all answered, in order, after the welcome."""
+    c = await raw.open()
+    queue(c, LOGIN, *({"type": "ping", "id": i} for i in range(5)))
+    await c.flush()
+    got = await replies(c, 6)
+    assert [f["type"] for f in got] == ["welcome"] + ["pong"] * 5
+    assert [f["id"] for f in got] == ["login", 0, 1, 2, 3, 4]
+
+
+async def test_a_fragmented_message_is_assembled(raw: Any) -> None:
+    c = await raw.open()
+    queue(c, LOGIN)
+    await c.flush()
+    await replies(c, 1)
+    data = json.dumps({"type": "ping", "id": "frag"}).encode()
+    c.proto.send_text(data[:5], fin=False)
+    c.proto.send_continuation(data[5:12], fin=False)
+    c.proto.send_continuation(data[12:], fin=True)
+    queue(c, {"type": "ping", "id": "after"})
+    await c.flush()
+    got = await replies(c, 2)
+    assert [(f["type"], f["id"]) for f in got] == [("pong", "frag"), ("pong", "after")]
+
+
+async def test_commands_behind_one_that_awaits_keep_their_order(raw: Any) -> None:
+    """list_chats reads the database (its handler awaits); the pings sent
+    behind it must not overtake it."""
+    c = await raw.open()
+    queue(c, LOGIN)
+    await c.flush()
+    await replies(c, 1)
+    queue(
+        c,
+        {"type": "list_chats", "id": "chats"},
+        *({"type": "ping", "id": i} for i in range(3)),
+        {"type": "list_chats", "id": "chats2"},
+        {"type": "ping", "id": "last"},
+    )
+    await c.flush()
+    got = await replies(c, 6)
+    assert [f["id"] for f in got] == ["chats", 0, 1, 2, "chats2", "last"]
+    assert got[0]["type"] == "chat_list"
+
+
+async def test_invalid_utf8_closes_with_1007(raw: Any) -> None:
+    c = await raw.open()
+    queue(c, LOGIN)
+    await c.flush()
+    await replies(c, 1)
+    c.proto.send_text(b'{"type": "ping", "id": "\xff\xfe"}')
+    await c.flush()
+    frames = await c.frames_until_closed(5)
+    closes = [f for f in frames if f.opcode is Opcode.CLOSE]
+    assert closes and int.from_bytes(closes[0].data[:2], "big") == 1007
+
+
+async def test_a_flood_behind_an_awaiting_command_is_answered_in_full_and_in_order(
+    raw: Any,
+) -> None:
+    """Far more frames than the inbox holds arrive behind a database read:
+    reading pauses, nothing is lost, every one is answered in order."""
+    c = await raw.open()
+    queue(c, LOGIN)
+    await c.flush()
+    await replies(c, 1)
+    n = HIGH_WATER * 3
+    queue(c, {"type": "list_chats", "id": "first"}, *({"type": "ping", "id": i} for i in range(n)))
+    await c.flush()
+    got = await replies(c, n + 1, timeout=15)
+    assert [f["id"] for f in got] == ["first", *range(n)]
