@@ -123,6 +123,7 @@ class ConnectionHandler:
                 if result is not None:
                     await result
             return
+
         def handle(data: bytes | str) -> asyncio.Future[None] | None:
             try:
                 return self._on_frame(s, ws, codec, gate, data)
