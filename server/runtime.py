@@ -302,6 +302,9 @@ class Runtime:
             if isinstance(e, Send):
                 self.deliver(e.to, e.frame, barrier)
         self._schedule()
+        # Release what earlier commits made durable now rather than after the
+        # loop's next round of socket events (see BatchWriter.poll).
+        self.store.writer.poll()
         return barrier
 
     def deliver(self, to: Target, frame: Push, barrier: Barrier = None) -> None:

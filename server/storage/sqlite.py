@@ -205,17 +205,26 @@ class Loaded:
 class Store:
     """An open SQLite database in WAL mode with its batch writer."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: str, synchronous: str = "FULL") -> None:
         self.db = db
         self.path = path
-        self.writer = BatchWriter(db)
+        # The writer has a connection of its own; these settings are per connection.
+        self.writer = BatchWriter(
+            path,
+            pragmas=[
+                f"PRAGMA synchronous = {synchronous.upper()}",
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA busy_timeout = 5000",
+            ],
+        )
 
     @classmethod
     async def open(cls, path: str | Path, synchronous: str = "FULL") -> Store:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if str(path) == ":memory:":
+            raise ValueError("the store needs a file: its writer has a connection of its own")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN/COMMIT ourselves (one per batch).
         db = await aiosqlite.connect(str(path), isolation_level=None)
         try:
@@ -227,7 +236,7 @@ class Store:
         except BaseException:
             await db.close()  # a refused database must not leak its connection thread
             raise
-        store = cls(db, str(path))
+        store = cls(db, str(path), synchronous)
         store.writer.start()
         return store
 

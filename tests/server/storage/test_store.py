@@ -309,7 +309,9 @@ async def test_changes_during_a_commit_gather_for_the_next_one(stores: Stores) -
     writer = store.writer
     batches = writer.batches
     first = writer.submit([change_for("agent_status", ("a", "ready", ""))])
-    await asyncio.sleep(0)  # the writer takes the first batch and starts committing
+    async with asyncio.timeout(5):
+        while writer.queued:  # the writer thread takes the first batch and starts committing
+            await asyncio.sleep(0.001)
     later = [writer.submit([change_for("agent_status", (f"b{i}", "ready", ""))]) for i in range(50)]
     assert all(f is later[0] for f in later) and later[0] is not first
     await asyncio.gather(first, *later)
