@@ -23,6 +23,7 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
 def serve(args: argparse.Namespace) -> int:
     from server import logs
     from server.app import App
+    from server.collector import CollectorSchedule
     from server.demo import banner, with_demo
     from server.settings import load_settings
 
@@ -39,6 +40,14 @@ def serve(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         app = App(settings)
+        collector = CollectorSchedule(settings.server.gc_full_interval)
+        collector.start()
+        try:
+            return await serve_app(app)
+        finally:
+            await collector.stop()
+
+    async def serve_app(app: App) -> int:
         if args.demo:
             # Print the logins once the port is known (it may be 0 = any).
             async def announce() -> None:

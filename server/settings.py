@@ -35,6 +35,9 @@ class ServerSection(Section, kw_only=True):
     web_root: str | None = None
     #: Seconds connections get to close on shutdown.
     shutdown_timeout: float = 5.0
+    #: Seconds between full garbage collections (server.collector); 0 leaves
+    #: them to Python, which pauses routing for each at unpredictable times.
+    gc_full_interval: Annotated[float, msgspec.Meta(ge=0)] = 300.0
 
 
 class LimitsSection(Section, kw_only=True):

@@ -9,7 +9,6 @@ closed with 1008. Nothing a client sends can raise out of this module.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Awaitable
 from typing import Any, cast
@@ -223,9 +222,9 @@ class ConnectionHandler:
             log.exception("handler_failed", frame=kind.__name__, principal=s.principal)
             self._error(ws, codec, ErrorCode.INTERNAL, "internal error", frame.id, s)
             return None
-        if inspect.isawaitable(result):
-            return asyncio.ensure_future(self._finish(s, ws, codec, frame, result))
-        return None
+        if result is None:  # handlers return None or an awaitable (isawaitable() is an ABC check)
+            return None
+        return asyncio.ensure_future(self._finish(s, ws, codec, frame, result))
 
     async def _finish(
         self,
