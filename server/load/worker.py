@@ -11,6 +11,7 @@ arrives (all processes share the machine's clock).
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import resource
 import time
@@ -32,6 +33,7 @@ from protocol.routing import (
 )
 from protocol.sources import StartChat
 from protocol.views import Customer
+from server.collector import NEVER
 
 
 @dataclass
@@ -294,6 +296,20 @@ class Worker:
             await asyncio.to_thread(event.wait, 600)
             start_at = when.value
         self.stop_arrivals = start_at + self.s.duration
+        # This process's own full garbage collections (hundreds of ms with
+        # thousands of clients) must not count as the server's latency: what
+        # is alive now is frozen, and full collections wait for the end.
+        gc.collect()
+        gc.freeze()
+        saved = gc.get_threshold()
+        gc.set_threshold(saved[0], saved[1], NEVER)
+        try:
+            return await self._measure(start_at, agents)
+        finally:
+            gc.unfreeze()
+            gc.set_threshold(*saved)
+
+    async def _measure(self, start_at: float, agents: list[asyncio.Future[None]]) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, start_at - time.time()))
         reporter = asyncio.ensure_future(self.report())
         jobs = [
