@@ -36,6 +36,7 @@ Subject = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 LongText = Annotated[str, msgspec.Meta(max_length=20_000)]
 Tag = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Email = Annotated[str, msgspec.Meta(max_length=256)]
+NoteText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
 
 
 class CaseQueueConfig(Record, kw_only=True):
@@ -82,6 +83,8 @@ class CaseView(Record, kw_only=True):
     subject: str
     description: str = ""
     contact: str | None = None
+    #: The contact's display name.
+    contact_name: str = ""
     #: The contact's company (account) id and name.
     account: str | None = None
     account_name: str = ""
@@ -106,6 +109,14 @@ class CaseView(Record, kw_only=True):
     interactions: list[str] = []
     #: Knowledge-base articles linked to the case.
     articles: list[str] = []
+    #: For whoever receives this view: you may change the case now (edit its
+    #: fields, move its status, escalate it, reply to the customer). False
+    #: once it is closed or canceled.
+    workable: bool = False
+    #: For whoever receives this view: it waits to be taken into work and
+    #: ``take_case`` would give it to you (a case queue that gives its next
+    #: case only lets you take that one).
+    takeable: bool = False
 
 
 class CaseEvent(Record, kw_only=True):
@@ -115,7 +126,8 @@ class CaseEvent(Record, kw_only=True):
     #: Username, ``key:<api key id>`` of a bot, ``customer`` or ``system``.
     by: str
     #: created, status, assignee, group, field, linked, consultation,
-    #: customer_reply, satisfaction, article, notification.
+    #: customer_reply, satisfaction, article, notification, comment,
+    #: agent_reply.
     action: str
     field: str = ""
     old: str | None = None
@@ -135,7 +147,8 @@ class ArticleView(Record, kw_only=True):
 
 class MailTemplate(Record, kw_only=True):
     """A customer notification. ``$number``, ``$subject``, ``$status``,
-    ``$assignee``, ``$resolution_due`` and ``$satisfaction_links`` are filled in."""
+    ``$assignee``, ``$resolution_due`` and ``$satisfaction_links`` are filled
+    in; in an agent's reply (``case_agent_reply``) also ``$text`` and ``$agent``."""
 
     id: Ident
     subject: Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
@@ -163,7 +176,12 @@ class CreateCase(Request, tag="create_case", kw_only=True):
 
 
 class GetCase(Request, tag="get_case", kw_only=True):
+    """A case and its history. ``watch``: you have it open; its
+    ``case_changed`` pushes reach you (one watched case per person: the last
+    one asked for with ``watch``) as long as you may see it."""
+
     case: CaseRef
+    watch: bool = False
 
 
 class CaseDetail(Reply, tag="case", kw_only=True):
@@ -176,16 +194,21 @@ class CaseDetail(Reply, tag="case", kw_only=True):
 
 
 class ListCases(Request, tag="list_cases", kw_only=True):
-    """Cases you may see, newest first. ``contact`` gives a contact's case
-    history: an agent serving that contact sees all of its cases."""
+    """Cases you may see, newest first (``order: "line"``: in the order "take
+    next" gives them: most urgent priority, earliest resolution deadline,
+    oldest). ``contact`` gives a contact's case history: an agent serving that
+    contact sees all of its cases."""
 
     queue: Ident | None = None
+    #: Cases escalated to this case queue as their assignee group.
+    group: Ident | None = None
     status: CaseStatus | None = None
     contact: str | None = None
     assignee: Ident | None = None
     #: Cases linked to this call or chat.
     interaction: str | None = None
     open_only: bool = False
+    order: Literal["newest", "line"] = "newest"
     limit: Annotated[int, msgspec.Meta(ge=1, le=500)] = 50
 
 
@@ -242,6 +265,17 @@ class AdviseCase(Request, tag="advise_case", kw_only=True):
     note: LongText = ""
 
 
+class AddCaseNote(Request, tag="add_case_note", kw_only=True):
+    """Write on a case without changing its status. ``comment``: an internal
+    note for colleagues (on any case you may see, also a closed one).
+    ``reply``: an answer to the customer, mailed to the case's email through
+    the outbox (on an open case you may change). Both go into the history."""
+
+    case: CaseRef
+    kind: Literal["comment", "reply"] = "comment"
+    text: NoteText
+
+
 class CaseReply(Request, tag="case_reply", kw_only=True):
     """Bot (portal or mail bridge) or supervisor: the customer replied. A case
     waiting for the customer, or resolved, is reopened and back in its queue."""
@@ -268,11 +302,17 @@ class CaseAck(Reply, tag="case_ack", kw_only=True):
 
 
 class CaseChanged(Push, tag="case_changed", kw_only=True):
-    """A case concerns you: created in your queue, assigned to you, escalated
-    to your group, reopened, or the customer wrote."""
+    """A case that concerns you changed: it is yours (assignee), you
+    registered it, you changed it, you have it open (``get_case`` with
+    ``watch``), or it was created in, escalated to or reopened in your case
+    queue or group. ``case`` is as you see it (``workable``, ``takeable``)."""
 
     case: CaseView
+    #: created, assigned, escalated, reopened, status, updated, comment,
+    #: agent_reply, consultation, article, customer_reply, rated.
     reason: str
+    #: Who changed it (as the history names them).
+    by: str = ""
 
 
 # --------------------------------------------------------- knowledge base

@@ -38,6 +38,7 @@ from protocol.calls import (
     StopRinging,
 )
 from protocol.cases import (
+    AddCaseNote,
     AdviseCase,
     Articles,
     ArticleSaved,
@@ -173,6 +174,7 @@ ClientFrame = (
     | SetCaseStatus
     | EscalateCase
     | AdviseCase
+    | AddCaseNote
     | CaseReply
     | RateCase
     | PutArticle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from server.core.cases import DEFAULT_TEMPLATES
 from server.mail import satisfaction_link
 from server.storage.case_reads import CaseReader
 
@@ -16,7 +17,9 @@ async def load_cases(rt: Runtime) -> CaseReader:
     assert rt.reader is not None
     reader = CaseReader(rt.reader.db)
     cases = rt.cases
-    cases.templates = {t.id: t for t in await reader.mail_templates()}
+    # The server's own templates until a supervisor stores an edited text.
+    cases.templates = {t.id: t for t in DEFAULT_TEMPLATES}
+    cases.templates.update({t.id: t for t in await reader.mail_templates()})
     seeded = {q.id for q in rt.settings.case_queues}
     for q in await reader.case_queues():
         if q.id not in seeded:

@@ -106,6 +106,20 @@ NOTIFY: dict[CaseStatus, str] = {
     "canceled": "case_canceled",
 }
 
+#: The mail carrying an agent's reply to the customer (``add_case_note``).
+AGENT_REPLY = "case_agent_reply"
+
+#: Templates the server brings itself: used until a supervisor edits them
+#: (the edited text is stored and wins).
+DEFAULT_TEMPLATES: tuple[MailTemplate, ...] = (
+    MailTemplate(
+        id=AGENT_REPLY,
+        subject="[$number] Re: $subject",
+        body="Hello,\n\n$text\n\n$agent\nCustomer service\n\n"
+        "(About your request $number. Answer this message to reply.)",
+    ),
+)
+
 
 def move(status: CaseStatus, to: CaseStatus, cause: Cause) -> CaseStatus:
     """``to`` if the table lets ``cause`` move a case there from ``status``."""
@@ -184,9 +198,11 @@ class CaseRow(msgspec.Struct, kw_only=True):
     resolved_at: float | None = None
     closed_at: float | None = None
     satisfaction: int | None = None
-    #: Not columns: the link tables, loaded with the case.
+    #: Not columns: the link tables, loaded with the case, and the
+    #: contact's name (from the contacts table).
     interactions: list[str] = []
     articles: list[str] = []
+    contact_name: str = ""
 
     def view(self) -> CaseView:
         return msgspec.convert(msgspec.to_builtins(self), CaseView)
@@ -236,6 +252,10 @@ class Cases:
         self.templates: dict[str, MailTemplate] = {}
         self.open: dict[str, CaseRow] = {}
         self.next_seq = 1
+        #: Person -> the case they have open (``get_case`` with ``watch``).
+        self.watching: dict[str, str] = {}
+        #: Person -> why, of the command being run: who hears of it (see ``_publish``).
+        self._told: dict[str, str] = {}
 
     # ------------------------------------------------------------ configuration
 
@@ -286,7 +306,41 @@ class Cases:
         kind, who = actor
         if kind == "supervisor":
             return True
+        if kind != "agent":
+            return False
         return row.assignee == who or (row.assignee is None and self._member(who, row))
+
+    def workable(self, actor: Actor, row: CaseRow) -> bool:
+        """``actor`` may change the case now: it is open and theirs to work."""
+        return row.number in self.open and self._workable(actor, row)
+
+    def takeable(
+        self, actor: Actor, row: CaseRow, heads: dict[str, str | None] | None = None
+    ) -> bool:
+        """The case waits to be taken and ``take_case`` would give it to ``actor``.
+        ``heads`` caches each queue's next case across calls (it is the same for all)."""
+        return (
+            row.number in self.open
+            and self._takeable(row)
+            and self._can_take(actor, row, {} if heads is None else heads)
+        )
+
+    def view_for(
+        self, actor: Actor, row: CaseRow, heads: dict[str, str | None] | None = None
+    ) -> CaseView:
+        """The case as ``actor`` sees it: with what they may do with it."""
+        row = self.open.get(row.number, row)
+        return msgspec.structs.replace(
+            row.view(),
+            workable=self.workable(actor, row),
+            takeable=self.takeable(actor, row, heads),
+        )
+
+    def watch(self, actor: Actor, number: str) -> None:
+        """``actor`` has the case open: its changes reach them (one case each)."""
+        kind, who = actor
+        if kind in ("agent", "supervisor"):
+            self.watching[who] = number
 
     def _open(self, actor: Actor, number: str) -> CaseRow:
         row = self.open.get(number)
@@ -344,26 +398,46 @@ class Cases:
         heads = [line[0] for q in queues if (line := self.line(q))]
         return min(heads, key=self.order, default=None)
 
+    def _head(self, queue: str, heads: dict[str, str | None]) -> str | None:
+        """The number of the case "take next" gives in ``queue`` (cached in ``heads``)."""
+        if queue not in heads:
+            line = self.line(queue)
+            heads[queue] = line[0].number if line else None
+        return heads[queue]
+
+    def _can_take(self, actor: Actor, row: CaseRow, heads: dict[str, str | None]) -> bool:
+        """The one rule of who may take ``row``: supervisors, its assignee, and the
+        members of its queue or group (of a "next" queue, only its next case)."""
+        kind, who = actor
+        if kind == "supervisor":
+            return True
+        if kind != "agent":
+            return False
+        if row.assignee == who:
+            return True
+        for q in (row.queue, row.group):
+            if not q or who not in self.members(q):
+                continue
+            if self.queues[q].take == "any" or self._head(q, heads) == row.number:
+                return True
+        return False
+
     def _may_take(self, actor: Actor, row: CaseRow) -> None:
         """Refuse taking ``row`` out of turn from a queue that gives its next case only."""
-        kind, who = actor
-        if kind == "supervisor" or row.assignee == who:
+        heads: dict[str, str | None] = {}
+        if self._can_take(actor, row, heads):
             return
+        who = actor[1]
         via = [q for q in (row.queue, row.group) if q and who in self.members(q)]
         if not via:
             raise RoutingError(ErrorCode.FORBIDDEN, f"case {row.number} is not in your queues")
-        heads: list[str] = []
-        for q in via:
-            line = self.line(q)
-            if self.queues[q].take == "any" or (line and line[0] is row):
-                return
-            heads += [line[0].number] if line else []
+        nxt = [n for q in via if (n := self._head(q, heads)) is not None]
         raise RoutingError(
             ErrorCode.REFUSED,
-            f"case queue {via[0]!r} gives its next case only: take {heads[0]}"
-            if heads
+            f"case queue {via[0]!r} gives its next case only: take {nxt[0]}"
+            if nxt
             else f"case queue {via[0]!r} gives its next case only",
-            {"rule": "take_next", "next": heads[0] if heads else None},
+            {"rule": "take_next", "next": nxt[0] if nxt else None},
         )
 
     # --------------------------------------------------------------- effects
@@ -385,18 +459,40 @@ class Cases:
         at = self.router.clock()
         self.router._persist("case_event", (row.number, at, by, action, field, old, new, text))
 
-    def _tell(self, names: Iterable[str | None], row: CaseRow, reason: str, skip: str = "") -> None:
-        """Push ``case_changed`` to each of ``names`` once (not to ``skip``)."""
-        frame = CaseChanged(case=row.view(), reason=reason)
-        seen = {skip, ""}
+    def _tell(self, names: Iterable[str | None], reason: str) -> None:
+        """``names`` hear of this command's change with ``reason`` (the first
+        reason a person is given wins); sent by :meth:`_publish`."""
         for name in names:
-            if name is None or name in seen:
+            if name and name not in self._told:
+                self._told[name] = reason
+
+    def _actor_of(self, name: str) -> Actor:
+        return ("agent", name) if name in self.router.agents else ("supervisor", name)
+
+    def _publish(self, row: CaseRow, actor: Actor, reason: str) -> None:
+        """The end of every change: one ``case_changed`` to each person it
+        concerns — those told a reason on the way (queue, group, new
+        assignee...), the assignee, who registered it, who changed it, and who
+        has it open — each with the case as they see it. Only the changer
+        hears of it without being able to see it (they made the change)."""
+        kind, who = actor
+        changer = who if kind in ("agent", "supervisor") else ""
+        watchers = [name for name, number in self.watching.items() if number == row.number]
+        self._tell([row.assignee, row.created_by, changer, *watchers], reason)
+        told, self._told = self._told, {}
+        by = by_of(actor)
+        heads: dict[str, str | None] = {}
+        for name, why in told.items():
+            if name not in self.router.agents and (":" in name or name in _NOBODY):
+                continue  # a bot's key, the customer, the system: nobody to push to
+            person = self._actor_of(name)
+            if name != changer and not self.visible(person, row):
                 continue
-            seen.add(name)
-            to = fx.agent(name) if name in self.router.agents else ("supervisor", name)
+            frame = CaseChanged(case=self.view_for(person, row, heads), reason=why, by=by)
+            to = fx.agent(name) if person[0] == "agent" else person
             self.router._send(to, frame)
 
-    def _notify(self, row: CaseRow, template_id: str) -> None:
+    def _notify(self, row: CaseRow, template_id: str, extra: dict[str, str] | None = None) -> None:
         """Put the customer's mail in the outbox (same transaction as the change)."""
         template = self.templates.get(template_id)
         if template is None:
@@ -413,6 +509,7 @@ class Cases:
             "satisfaction_links": "\n".join(
                 f"{n} - {name}: {self.link(row.number, n)}" for n, (name, _) in SATISFACTION.items()
             ),
+            **(extra or {}),
         }
         subject, body = render(template, fields)
         mail = OutboxRow(
@@ -441,7 +538,7 @@ class Cases:
         old, row.assignee = row.assignee, name
         self._event(row, by, "assignee", "assignee", old, name)
         if name is not None:
-            self._tell([name], row, "assigned", skip=by)
+            self._tell([name], "assigned")
 
     def _enter(
         self, row: CaseRow, to: CaseStatus, cause: Cause, by: str, assignee: str | None = None
@@ -468,7 +565,7 @@ class Cases:
         """Reopened: the group is told when there is one, else the queue, and
         the assignee who lost the case."""
         names = self.members(row.group) if row.group else self.members(row.queue)
-        self._tell([*names, previous], row, "reopened", skip=by)
+        self._tell([*names, previous], "reopened")
 
     # -------------------------------------------------------------- commands
 
@@ -485,8 +582,10 @@ class Cases:
         account_name: str = "",
         email: str = "",
         interaction: str | None = None,
+        contact_name: str = "",
     ) -> CaseRow:
         """Register a case (status new, no assignee) in ``queue``, deadlines from its SLA."""
+        self._told.clear()
         cfg = self.queues.get(queue)
         if cfg is None:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no case queue {queue!r}")
@@ -504,6 +603,7 @@ class Cases:
             subject=subject,
             description=description,
             contact=contact,
+            contact_name=contact_name if contact is not None else "",
             account=account,
             account_name=account_name,
             email=email,
@@ -521,11 +621,13 @@ class Cases:
         self._event(row, by, "created", new=number, text=subject)
         if interaction is not None:
             self._link(row, interaction, "raised", by, event=True)
-        self._tell(cfg.members, row, "created", skip=by)
+        self._tell(cfg.members, "created")
+        self._publish(row, actor, "created")
         return row
 
     def take(self, actor: Actor, number: str | None = None, queue: str | None = None) -> CaseRow:
         """Take a case into work: in progress, the actor its assignee."""
+        self._told.clear()
         kind, who = actor
         if number is None:
             row = self.next_for(actor, queue)
@@ -546,6 +648,7 @@ class Cases:
         else:
             self._enter(row, "in_progress", "hand", by, assignee=who)
         self._save(row)
+        self._publish(row, actor, "status")
         return row
 
     def set_status(
@@ -564,13 +667,15 @@ class Cases:
             return self.take(actor, number), False
         row = self._mine(actor, number)
         move(row.status, status, "hand")  # refuse before changing anything
+        self._told.clear()
         by = by_of(actor)
         for article in articles:
-            self.link_article(actor, row, article)
+            self._link_article(actor, row, article)
         if comment:
             self._event(row, by, "comment", text=comment)
         self._enter(row, status, "hand", by)
         self._save(row)
+        self._publish(row, actor, "status")
         suggest = status == "resolved" and self.settings.suggest_article and not row.articles
         return row, suggest
 
@@ -586,16 +691,18 @@ class Cases:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no case queue {group!r}")
         if assignee is not None and assignee not in self.router.agents:
             raise RoutingError(ErrorCode.NOT_FOUND, f"no agent {assignee!r}")
+        self._told.clear()
         by = by_of(actor)
         if group is not None and group != row.group:
             self._event(row, by, "group", "group", row.group, group)
             row.group = group
             if assignee is None and row.assignee is not None:
                 self._assign(row, None, by)
-            self._tell(self.members(group), row, "escalated", skip=by)
+            self._tell([m for m in self.members(group) if m != assignee], "escalated")
         if assignee is not None and assignee != row.assignee:
             self._assign(row, assignee, by)
         self._save(row)
+        self._publish(row, actor, "escalated")
         return row
 
     #: Fields ``update`` may change, and whether the history records them.
@@ -607,6 +714,7 @@ class Cases:
         "email": True,
         "account": False,
         "account_name": False,
+        "contact_name": False,
     }
 
     def update(self, actor: Actor, number: str, changes: dict[str, Any]) -> CaseRow:
@@ -614,51 +722,97 @@ class Cases:
         unknown = set(changes) - set(self._FIELDS)
         if unknown:
             raise RoutingError(ErrorCode.INVALID, f"not case fields: {sorted(unknown)}")
+        self._told.clear()
         by = by_of(actor)
+        changed = False
         for name, value in changes.items():
             old = getattr(row, name)
             if value == old:
                 continue
             if self._FIELDS[name]:
                 self._event(row, by, "field", name, _text(old), _text(value))
+                changed = True
             setattr(row, name, value)
         self._save(row)
+        if changed:
+            self._publish(row, actor, "updated")
         return row
 
     def advise(self, actor: Actor, row: CaseRow, interaction: str, note: str) -> None:
         """A consultation during a call or chat (also on a closed case)."""
+        self._told.clear()
         by = by_of(actor)
         row = self.open.get(row.number, row)
         self._event(row, by, "consultation", "interaction", new=interaction, text=note)
         self._link(row, interaction, "consulted", by, event=False)
         if row.number in self.open:
             self._save(row)
+        self._publish(row, actor, "consultation")
 
     def link_article(self, actor: Actor, row: CaseRow, article: str) -> None:
+        """Link a knowledge-base article (also to a closed case)."""
+        self._told.clear()
         row = self.open.get(row.number, row)
+        if self._link_article(actor, row, article):
+            self._publish(row, actor, "article")
+
+    def _link_article(self, actor: Actor, row: CaseRow, article: str) -> bool:
         if article in row.articles:
-            return
+            return False
         row.articles.append(article)
         by = by_of(actor)
         self.router._persist("case_article", (row.number, article, self.router.clock(), by))
         self._event(row, by, "article", "article", new=article)
+        return True
+
+    def note(
+        self, actor: Actor, row: CaseRow, kind: Literal["comment", "reply"], text: str
+    ) -> None:
+        """Write on a case without moving it. A comment is for colleagues: anyone
+        who sees the case, also a closed one. A reply goes to the customer (by
+        mail when the case has an address): only on an open case you may change."""
+        text = text.strip()
+        if not text:
+            raise RoutingError(ErrorCode.INVALID, "the text is empty")
+        by = by_of(actor)
+        if not self.visible(actor, row):
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no case {row.number!r}")
+        if kind == "comment":
+            self._told.clear()
+            row = self.open.get(row.number, row)
+            self._event(row, by, "comment", text=text)
+            if row.number in self.open:
+                self._save(row)
+            self._publish(row, actor, "comment")
+            return
+        live = self._mine(actor, row.number)
+        self._told.clear()
+        self._event(live, by, "agent_reply", "email", new=live.email or None, text=text)
+        agent = self.router.agents.get(actor[1])
+        name = agent.cfg.display_name if agent is not None and agent.cfg.display_name else by
+        self._notify(live, AGENT_REPLY, {"text": text, "agent": name})
+        self._save(live)
+        self._publish(live, actor, "agent_reply")
 
     def reply(self, actor: Actor, row: CaseRow, channel: str, text: str, sender: str = "") -> bool:
         """The customer wrote: recorded; a paused or resolved, non-final case is
         reopened, its assignee cleared, and it is back in its queue."""
+        self._told.clear()
         by = by_of(actor)
         self._event(row, by, "customer_reply", channel, new=sender or None, text=text)
         live = self.open.get(row.number)
         if live is None:
+            self._publish(row, actor, "customer_reply")
             return False  # closed or canceled: recorded, nothing reopens
         if not reopens_on_reply(live.status):
             self._save(live)
-            self._tell([live.assignee], live, "customer_reply")
+            self._publish(live, actor, "customer_reply")
             return False
         previous = live.assignee
         self._enter(live, "reopened", "reply", by)
         self._save(live)
         self._back_in_queue(live, previous, by)
+        self._publish(live, actor, "customer_reply")
         return True
 
     def rate(self, actor: Actor, number: str, score: int) -> CaseRow:
@@ -670,6 +824,7 @@ class Cases:
             raise RoutingError(ErrorCode.INVALID, f"grades are {min(SATISFACTION)} to 5")
         to = SATISFACTION[score][1]
         move(row.status, to, "rating")  # only a resolved case is graded
+        self._told.clear()
         by = by_of(actor)
         row.satisfaction = score
         self._event(row, by, "satisfaction", "satisfaction", None, str(score))
@@ -678,7 +833,12 @@ class Cases:
         self._save(row)
         if to == "reopened":
             self._back_in_queue(row, previous, by)
+        self._publish(row, actor, "rated")
         return row
+
+
+#: What the history calls those who are not people with a session.
+_NOBODY = frozenset({"customer", "system"})
 
 
 def _text(value: object) -> str | None:

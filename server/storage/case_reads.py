@@ -18,14 +18,19 @@ from server.storage.case_rows import CASE_COLUMNS
 
 _tags = msgspec.json.Decoder(list[str])
 _queue = msgspec.json.Decoder(CaseQueueConfig)
-_SELECT = "SELECT " + ", ".join(f"k.{c}" for c in CASE_COLUMNS) + " FROM cases k"
+#: The case's columns, then its contact's name.
+_SELECT = (
+    "SELECT "
+    + ", ".join(f"k.{c}" for c in CASE_COLUMNS)
+    + ", coalesce(n.name, '') FROM cases k LEFT JOIN contacts n ON n.id = k.contact"
+)
 FINAL = ("closed", "canceled")
 
 
 def case_row(r: Any) -> CaseRow:
-    values = dict(zip(CASE_COLUMNS, r, strict=True))
+    values = dict(zip(CASE_COLUMNS, r[: len(CASE_COLUMNS)], strict=True))
     values["group"] = values.pop("grp")
-    return CaseRow(**values)
+    return CaseRow(**values, contact_name=r[len(CASE_COLUMNS)])
 
 
 def article_view(r: Any) -> ArticleView:
@@ -92,6 +97,7 @@ class CaseReader:
         self,
         *,
         queue: str | None = None,
+        group: str | None = None,
         status: str | None = None,
         contact: str | None = None,
         assignee: str | None = None,
@@ -104,7 +110,7 @@ class CaseReader:
         where = [f"k.status IN ({','.join('?' * len(FINAL))})"]
         params: list[Any] = list(FINAL)
         for column, value in (
-            ("k.queue", queue), ("k.status", status), ("k.contact", contact),
+            ("k.queue", queue), ("k.grp", group), ("k.status", status), ("k.contact", contact),
             ("k.assignee", assignee),
         ):  # fmt: skip
             if value is not None:

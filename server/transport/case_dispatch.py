@@ -17,6 +17,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Response
 
 from protocol.cases import (
+    AddCaseNote,
     AdviseCase,
     Articles,
     ArticleSaved,
@@ -85,6 +86,7 @@ class CaseDispatcher:
             SetCaseStatus: self.set_case_status,
             EscalateCase: self.escalate_case,
             AdviseCase: self.advise_case,
+            AddCaseNote: self.add_case_note,
             CaseReply: self.case_reply,
             RateCase: self.rate_case,
             PutArticle: self.put_article,
@@ -132,7 +134,8 @@ class CaseDispatcher:
         row = self.cases.open.get(number) or await self.reader.case(number)
         assert row is not None
         history = await self.reader.history(number)
-        reply = CaseDetail(id=rid, case=row.view(), history=history, suggest_article=suggest)
+        view = self.cases.view_for(actor_of(s), row)
+        reply = CaseDetail(id=rid, case=view, history=history, suggest_article=suggest)
         self.rt.commit(s, reply, conn)
 
     async def _contact(self, contact: str) -> tuple[str, str | None, str, str]:
@@ -161,9 +164,10 @@ class CaseDispatcher:
         cc = self.rt.settings.contacts.country_code
         changes: list[Change] = []
         contact, account, account_name, email = f.contact, None, "", ""
+        contact_name = ""
         if f.new_contact is not None:
             new = f.new_contact
-            contact = self.router.new_id("c")
+            contact, contact_name = self.router.new_id("c"), new.name
             if new.account.strip():
                 account_name = new.account.strip()
                 account = "co-" + account_name.lower()
@@ -177,7 +181,7 @@ class CaseDispatcher:
         elif contact is None and view is not None:
             contact = view.contact
         if contact is not None and f.new_contact is None:
-            _, account, account_name, email = await self._contact(contact)
+            contact_name, account, account_name, email = await self._contact(contact)
         # The caller's number (or the chat's identity) joins the chosen contact.
         link = view is not None and contact is not None and view.contact != contact
         if link and view is not None and contact is not None:
@@ -197,6 +201,7 @@ class CaseDispatcher:
             account_name=account_name,
             email=f.email if f.email is not None else email,
             interaction=f.interaction,
+            contact_name=contact_name,
         )
         if link and f.interaction is not None:
             if f.interaction in self.router.interactions:
@@ -208,12 +213,15 @@ class CaseDispatcher:
 
     async def get_case(self, s: Session, conn: ServerConnection, f: GetCase) -> None:
         row = await self._find(s, f.case)
+        if f.watch:
+            self.cases.watch(actor_of(s), row.number)
         await self._detail(s, conn, f.id, row.number)
 
     async def list_cases(self, s: Session, conn: ServerConnection, f: ListCases) -> None:
         actor = actor_of(s)
         filters: dict[str, Any] = {
-            "queue": f.queue, "status": f.status, "contact": f.contact, "assignee": f.assignee,
+            "queue": f.queue, "group": f.group, "status": f.status, "contact": f.contact,
+            "assignee": f.assignee,
         }  # fmt: skip
         found = [
             r
@@ -230,14 +238,17 @@ class CaseDispatcher:
             found += await self.reader.final_cases(
                 **filters, interaction=f.interaction, visible=visible, limit=f.limit
             )
-        found.sort(key=lambda r: -r.seq)
+        found.sort(key=self.cases.order if f.order == "line" else lambda r: -r.seq)
+        found = found[: f.limit]
         nxt = None
         if f.queue is not None and (
             s.role == "supervisor" or s.principal in self.cases.members(f.queue)
         ):
             head = self.cases.next_for(actor, f.queue)
             nxt = head.number if head is not None else None
-        reply = CaseList(id=f.id, cases=[r.view() for r in found[: f.limit]], next=nxt)
+        heads: dict[str, str | None] = {}  # each queue's next case, worked out once
+        views = [self.cases.view_for(actor, r, heads) for r in found]
+        reply = CaseList(id=f.id, cases=views, next=nxt)
         self.rt.commit(s, reply, conn)
 
     async def update_case(self, s: Session, conn: ServerConnection, f: UpdateCase) -> None:
@@ -248,8 +259,10 @@ class CaseDispatcher:
         }  # fmt: skip
         changes: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
         if f.contact is not None:
-            _, account, account_name, email = await self._contact(f.contact)
-            changes.update(contact=f.contact, account=account, account_name=account_name)
+            name, account, account_name, email = await self._contact(f.contact)
+            changes.update(
+                contact=f.contact, contact_name=name, account=account, account_name=account_name
+            )
             if f.email is None and email:
                 changes["email"] = email
         self.cases.update(actor_of(s), number, changes)
@@ -286,6 +299,15 @@ class CaseDispatcher:
         if view is None or not await self.chats.may_see(s, f.interaction):
             raise RoutingError(ErrorCode.NOT_FOUND, f"no interaction {f.interaction!r}")
         self.cases.advise(actor_of(s), row, f.interaction, f.note)
+        await self._committed()
+        await self._detail(s, conn, f.id, row.number)
+
+    async def add_case_note(self, s: Session, conn: ServerConnection, f: AddCaseNote) -> None:
+        """A comment for colleagues, or a reply mailed to the customer."""
+        if f.kind == "reply":
+            await self._open(s, f.case)  # a closed case is not answered: conflict
+        row = await self._find(s, f.case)
+        self.cases.note(actor_of(s), row, f.kind, f.text)
         await self._committed()
         await self._detail(s, conn, f.id, row.number)
 

@@ -30,6 +30,7 @@ from protocol.calls import (
     StartScheduledCall,
 )
 from protocol.cases import (
+    AddCaseNote,
     AdviseCase,
     CaseReply,
     CreateCase,
@@ -123,6 +124,7 @@ _CASE_AGENT = {
     SetCaseStatus,
     EscalateCase,
     AdviseCase,
+    AddCaseNote,
     PutArticle,
     SearchArticles,
     GetCaseLookups,

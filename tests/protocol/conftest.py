@@ -45,6 +45,7 @@ from protocol.calls import (
     StopRinging,
 )
 from protocol.cases import (
+    AddCaseNote,
     AdviseCase,
     Articles,
     ArticleSaved,
@@ -257,6 +258,7 @@ CASE = CaseView(
     subject="Blue jacket arrived torn",
     description="Order 48151623",
     contact="c-1",
+    contact_name="Dana Smith",
     account="co-acme",
     account_name="Acme",
     email="dana@example.com",
@@ -272,6 +274,7 @@ CASE = CaseView(
     responded_at=NOW + 60,
     interactions=["ch-000042"],
     articles=["kb-1"],
+    workable=True,
 )
 ARTICLE = ArticleView(
     id="kb-1", title="Returns of damaged goods", body="Send a photo, we ship a new one.",
@@ -356,13 +359,14 @@ CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
         interaction="ch-000042",
         new_contact=NewContact(name="Dana", email="dana@example.com"),
     ),
-    GetCase(id=47, case="SR00000042"),
-    ListCases(id=48, queue="service", open_only=True),
+    GetCase(id=47, case="SR00000042", watch=True),
+    ListCases(id=48, group="second_line", open_only=True, order="line"),
     UpdateCase(id=49, case="SR00000042", priority="critical"),
     TakeCase(id=50, queue="service"),
     SetCaseStatus(id=51, case="SR00000042", status="resolved", articles=["kb-1"]),
     EscalateCase(id=52, case="SR00000042", group="second_line"),
     AdviseCase(id=53, case="SR00000042", interaction="i-9", note="Told her it ships Monday"),
+    AddCaseNote(id=53, case="SR00000042", kind="reply", text="A new jacket is on its way."),
     CaseReply(id=54, case="SR00000042", text="Still torn!", channel="email", sender="d@x.com"),
     RateCase(id=55, case="SR00000042", score=2),
     PutArticle(id=56, title="Returns", body="Send a photo.", tags=["returns"], case="SR00000042"),
@@ -527,7 +531,7 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
     ),
     CaseList(id=48, cases=[CASE], next="SR00000042"),
     CaseAck(id=54, case="SR00000042", status="reopened", reopened=True),
-    CaseChanged(seq=14, case=CASE, reason="assigned"),
+    CaseChanged(seq=14, case=CASE, reason="assigned", by="bob"),
     ArticleSaved(id=56, article=ARTICLE),
     Articles(id=57, articles=[ARTICLE]),
     CaseLookups(

@@ -43,6 +43,7 @@ from protocol.calls import (
     StopRinging,
 )
 from protocol.cases import (
+    AddCaseNote,
     AdviseCase,
     Articles,
     ArticleSaved,
@@ -182,6 +183,7 @@ CLIENT_TAGS = {
     SetCaseStatus: "set_case_status",
     EscalateCase: "escalate_case",
     AdviseCase: "advise_case",
+    AddCaseNote: "add_case_note",
     CaseReply: "case_reply",
     RateCase: "rate_case",
     PutArticle: "put_article",

@@ -13,6 +13,8 @@ from protocol.cases import CaseChanged, CaseQueueConfig, CaseStatus, MailTemplat
 from protocol.errors import ErrorCode
 from server.core import RoutingError
 from server.core.cases import (
+    AGENT_REPLY,
+    DEFAULT_TEMPLATES,
     NOTIFY,
     SATISFACTION,
     STATUSES,
@@ -278,8 +280,12 @@ def test_reply_reopens_and_clears_assignee(desk, cases: Cases, status: CaseStatu
     effects = desk.effects()
     assert ("key:portal", "customer_reply", "portal", None, None) in history(effects)
     assert ("key:portal", "assignee", "assignee", "ann", None) in history(effects)
-    told = sorted(s.to[1] for s in desk.sends(effects, CaseChanged))
-    assert told == ["ann", "bob"]  # the queue, and ann who lost it
+    told = sorted((s.to[1], s.frame.reason, s.frame.by) for s in desk.sends(effects, CaseChanged))
+    assert told == [
+        ("ann", "reopened", "key:portal"),  # the queue, and ann who lost it
+        ("bob", "reopened", "key:portal"),
+        ("sam", "customer_reply", "key:portal"),  # who registered it
+    ]
 
 
 @pytest.mark.parametrize("status", ["new", "in_progress", "reopened"])
@@ -290,8 +296,9 @@ def test_reply_to_active_case_only_records(desk, cases: Cases, status: CaseStatu
     assert row.status == status
     effects = desk.effects()
     assert [h[1] for h in history(effects)] == ["customer_reply"]
-    if row.assignee:
-        assert [s.to for s in desk.sends(effects, CaseChanged)] == [("agent", row.assignee)]
+    told = [s.to for s in desk.sends(effects, CaseChanged)]
+    assignee = [("agent", row.assignee)] if row.assignee else []
+    assert told == [*assignee, ("supervisor", "sam")]  # and who registered it
 
 
 @pytest.mark.parametrize("status", ["closed", "canceled"])
@@ -313,8 +320,8 @@ def test_reply_keeps_group_and_tells_it(desk, cases: Cases) -> None:
     desk.effects()
     cases.reply(("key", "portal"), row, "portal", "Here it is")
     assert (row.status, row.assignee, row.group) == ("reopened", None, "second")
-    told = sorted(s.to[1] for s in desk.sends(desk.effects(), CaseChanged))
-    assert told == ["bob", "cy"]
+    told = sorted((s.to[1], s.frame.reason) for s in desk.sends(desk.effects(), CaseChanged))
+    assert told == [("bob", "reopened"), ("cy", "reopened"), ("sam", "customer_reply")]
 
 
 @pytest.mark.parametrize("score", [1, 2, 3, 4, 5])
@@ -442,8 +449,8 @@ def test_created_from_interaction_is_linked(desk, cases: Cases) -> None:
     assert row.interactions == ["i-7"]
     assert [e.row for e in desk.persists(effects, "chat_field")] == [("i-7", "case_id", row.number)]
     assert (row.created_by, row.status, row.assignee) == ("sam", "new", None)
-    told = sorted(s.to[1] for s in desk.sends(effects, CaseChanged))
-    assert told == ["ann", "bob"]
+    told = sorted((s.to[1], s.frame.reason) for s in desk.sends(effects, CaseChanged))
+    assert told == [("ann", "created"), ("bob", "created"), ("sam", "created")]
 
 
 # -------------------------------------------------------------- escalation
@@ -459,8 +466,12 @@ def test_escalation_to_group_tells_members_and_frees_case(desk, cases: Cases) ->
     effects = desk.effects()
     pushes = desk.sends(effects, CaseChanged)
     assert sorted((p.to[1], p.frame.reason) for p in pushes) == [
-        ("bob", "escalated"), ("cy", "escalated"),
+        ("ann", "escalated"), ("bob", "escalated"), ("cy", "escalated"), ("sam", "escalated"),
     ]  # fmt: skip
+    # Each sees the case as it may work it: ann (service) no longer may, the group may take it.
+    # Unassigned again: its queue's members and its new group's may take it.
+    flags = {p.to[1]: (p.frame.case.workable, p.frame.case.takeable) for p in pushes}
+    assert set(flags.values()) == {(True, True)}
     assert cases.line("second") == [row]
     taken = cases.take(CY, row.number)
     assert (taken.assignee, taken.status) == ("cy", "in_progress")
@@ -474,8 +485,10 @@ def test_escalation_to_assignee(desk, cases: Cases) -> None:
     desk.effects()
     cases.escalate(ANN, row.number, "bob", None)
     assert row.assignee == "bob"
-    (push,) = desk.sends(desk.effects(), CaseChanged)
-    assert (push.to, push.frame.reason) == (("agent", "bob"), "assigned")
+    pushes = desk.sends(desk.effects(), CaseChanged)
+    assert sorted((p.to[1], p.frame.reason) for p in pushes) == [
+        ("ann", "escalated"), ("bob", "assigned"), ("sam", "escalated"),
+    ]  # fmt: skip
     assert refused(desk, cases, cases.escalate, BOB, row.number, "zed", None).code == (
         ErrorCode.NOT_FOUND
     )
@@ -506,3 +519,157 @@ def test_template_placeholders_are_safe(desk, cases: Cases) -> None:
     (mail,) = outbox(desk.effects())
     assert mail.subject == "Line one Bcc: evil@example.com $nope"
     assert mail.body == "${x}"
+
+
+# ------------------------------------------------- what a person may do, told
+
+
+def flags(cases: Cases, actor: Any, row: CaseRow) -> tuple[bool, bool]:
+    view = cases.view_for(actor, row)
+    return view.workable, view.takeable
+
+
+def test_flags_follow_the_rules(desk, cases: Cases) -> None:
+    """workable and takeable say what take/set_status/update would allow, per person."""
+    low = new_case(cases, "second", priority="low")
+    head = new_case(cases, "second", priority="high")
+    # A "next" queue: its members may work both, but take only the next one.
+    assert flags(cases, BOB, head) == (True, True)
+    assert flags(cases, BOB, low) == (True, False)
+    assert refused(desk, cases, cases.take, BOB, low.number).code == ErrorCode.REFUSED
+    assert flags(cases, ANN, head) == (False, False)  # not her queue
+    assert flags(cases, SAM, low) == (True, True)  # supervisors take anything
+    cases.take(CY, head.number)
+    assert flags(cases, CY, head) == (True, False)  # hers: worked, nothing to take
+    assert flags(cases, BOB, head) == (False, False)  # assigned to cy
+    assert refused(desk, cases, cases.update, BOB, head.number, {"priority": "low"}).code == (
+        ErrorCode.FORBIDDEN
+    )
+    assert flags(cases, BOB, low) == (True, True)  # the next one now
+    # A final case changes no more, for anyone.
+    cases.set_status(CY, head.number, "canceled")
+    assert flags(cases, CY, head) == (False, False)
+    assert flags(cases, SAM, head) == (False, False)
+
+
+def test_contact_name_in_the_view(desk, cases: Cases) -> None:
+    """The case carries its contact's name; changing the contact changes it."""
+    row = new_case(cases, contact="c-1", contact_name="Dana Smith")
+    assert (row.view().contact, row.view().contact_name) == ("c-1", "Dana Smith")
+    cases.update(SAM, row.number, {"contact": "c-2", "contact_name": "Zoë"})
+    assert row.view().contact_name == "Zoë"
+    assert new_case(cases, contact_name="stray").contact_name == ""  # no contact, no name
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["take", "status", "update", "escalate", "advise", "article", "comment", "reply", "customer"],
+)
+def test_every_change_reaches_assignee_creator_changer(desk, cases: Cases, change: str) -> None:
+    """Whatever changes a case, its assignee, who registered it and who changed it hear of it."""
+    row = new_case(cases, actor=ANN)  # ann registers it
+    cases.take(BOB, row.number)  # bob works it
+    desk.effects()
+    actor = SAM
+    if change == "take":
+        cases.take(SAM, row.number)
+    elif change == "status":
+        cases.set_status(SAM, row.number, "waiting_for_response")
+    elif change == "update":
+        cases.update(SAM, row.number, {"priority": "high"})
+    elif change == "escalate":
+        cases.escalate(SAM, row.number, "bob", "second")
+    elif change == "advise":
+        cases.advise(SAM, row, "i-1", "asked")
+    elif change == "article":
+        cases.link_article(SAM, row, "kb-1")
+    elif change == "comment":
+        cases.note(SAM, row, "comment", "looks like the courier")
+    elif change == "reply":
+        cases.note(SAM, row, "reply", "We sent a new one.")
+    else:
+        actor = ("key", "portal")
+        cases.reply(actor, row, "email", "Any news?")
+    pushes = desk.sends(desk.effects(), CaseChanged)
+    told = {p.to[1] for p in pushes}
+    assert {"ann", row.assignee} <= told
+    if actor == SAM:
+        assert "sam" in told
+    assert all(p.frame.case.number == row.number for p in pushes)
+    assert len(told) == len(pushes)  # one push each
+
+
+def test_watchers_hear_of_changes_while_they_may_see(desk, cases: Cases) -> None:
+    """Who has the case open hears of it; one case each; not once it is out of sight."""
+    row = new_case(cases, "second")
+    other = new_case(cases, "second")
+    cases.watch(CY, row.number)
+    cases.watch(SAM, row.number)
+    desk.effects()
+    cases.update(BOB, row.number, {"priority": "high"})
+    pushes = desk.sends(desk.effects(), CaseChanged)
+    assert sorted((p.to[1], p.frame.reason, p.frame.by) for p in pushes) == [
+        ("bob", "updated", "bob"), ("cy", "updated", "bob"), ("sam", "updated", "bob"),
+    ]  # fmt: skip
+    cases.watch(CY, other.number)  # cy opened another case
+    cases.watch(("key", "portal"), row.number)  # only people watch
+    cases.take(BOB, row.number)
+    assert {p.to[1] for p in desk.sends(desk.effects(), CaseChanged)} == {"bob", "sam"}
+    # Out of cy's sight (escalated to the service queue's group and to ann): no more pushes.
+    cases.watch(CY, row.number)
+    cases.put_queue(CaseQueueConfig(id="second", members=["bob"], take="next"))
+    desk.effects()
+    cases.update(BOB, row.number, {"priority": "low"})
+    assert "cy" not in {p.to[1] for p in desk.sends(desk.effects(), CaseChanged)}
+
+
+def test_comment_records_and_changes_nothing_else(desk, cases: Cases) -> None:
+    """An internal comment: in the history, no status change, no mail; closed cases too."""
+    row = new_case(cases)
+    cases.take(ANN, row.number)
+    desk.effects()
+    cases.note(BOB, row, "comment", "  Courier lost it  ")  # bob sees it (same queue)
+    effects = desk.effects()
+    assert history(effects) == [("bob", "comment", "", None, None)]
+    assert [e.row[7] for e in desk.persists(effects, "case_event")] == ["Courier lost it"]
+    assert outbox(effects) == [] and (row.status, row.assignee) == ("in_progress", "ann")
+    cases.set_status(ANN, row.number, "canceled")
+    desk.effects()
+    cases.note(ANN, row, "comment", "Customer called to thank us")
+    assert [h[1] for h in history(desk.effects())] == ["comment"]
+    hidden = new_case(cases, "second")
+    assert refused(desk, cases, cases.note, ANN, hidden, "comment", "x").code == (
+        ErrorCode.NOT_FOUND
+    )
+    assert refused(desk, cases, cases.note, ANN, row, "comment", "   ").code == ErrorCode.INVALID
+
+
+def test_reply_to_customer_is_mailed(desk, cases: Cases) -> None:
+    """An agent's reply: in the history and, through the outbox, to the case's email."""
+    for template in DEFAULT_TEMPLATES:
+        cases.put_template(template)
+    row = new_case(cases, subject="Jacket torn")
+    cases.take(ANN, row.number)
+    desk.effects()
+    cases.note(ANN, row, "reply", "A new jacket is on its way.")
+    effects = desk.effects()
+    (mail,) = outbox(effects)
+    assert (mail.to, mail.template, mail.case) == ("dana@example.com", AGENT_REPLY, row.number)
+    assert mail.subject == f"[{row.number}] Re: Jacket torn"
+    assert "A new jacket is on its way." in mail.body and "\nann\n" in mail.body
+    assert [h[:3] for h in history(effects)] == [
+        ("ann", "agent_reply", "email"), ("system", "notification", AGENT_REPLY),
+    ]  # fmt: skip
+    assert row.status == "in_progress"
+    # Only who may work the case answers the customer; nothing is written otherwise.
+    assert refused(desk, cases, cases.note, BOB, row, "reply", "Me too").code == (
+        ErrorCode.FORBIDDEN
+    )
+    bare = new_case(cases, email="")
+    cases.note(SAM, bare, "reply", "Hello?")
+    effects = desk.effects()
+    assert outbox(effects) == []
+    notes = [e.row[7] for e in desk.persists(effects, "case_event") if e.row[3] == "notification"]
+    assert notes == ["no email address"]
+    cases.set_status(SAM, bare.number, "canceled")
+    assert refused(desk, cases, cases.note, SAM, bare, "reply", "Late").code == ErrorCode.NOT_FOUND

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from protocol.cases import (
+    AddCaseNote,
     AdviseCase,
     CaseQueueConfig,
     CaseReply,
@@ -288,6 +289,181 @@ async def test_escalation_to_group_notifies_members(agent) -> None:
     assert (taken.case.assignee, taken.case.status) == ("carol", "in_progress")
     bumped = await carol.request(UpdateCase(id=0, case=case.number, priority="critical"))
     assert bumped.history[-1].field == "priority" and bumped.case.priority == "critical"
+
+
+# -------------------------------------------- what the asker may do, the contact
+
+
+async def test_flags_for_the_asker(agent, sam) -> None:
+    """workable and takeable are the server's rules, worked out for whoever asks."""
+    bob = await agent("bob")
+    carol = await agent("carol")
+    alice = await agent("alice")
+    low = await new_case(bob, queue="second_line", priority="low")
+    urgent = await new_case(bob, queue="second_line", priority="high")
+    listed = await carol.request(ListCases(id=0, queue="second_line", open_only=True))
+    flags = {c.number: (c.workable, c.takeable) for c in listed.cases}
+    assert flags == {urgent.number: (True, True), low.number: (True, False)}  # "next" only
+    err = await refused(carol, TakeCase(id=0, case=low.number))
+    assert err.code == "refused"  # as the flag said
+    await carol.request(TakeCase(id=0, case=urgent.number))
+    for who, expected in ((carol, (True, False)), (bob, (False, False)), (sam, (True, False))):
+        case = (await who.request(GetCase(id=0, case=urgent.number))).case
+        assert (case.workable, case.takeable) == expected
+    err = await refused(bob, UpdateCase(id=0, case=urgent.number, priority="low"))
+    assert err.code == "forbidden"  # as the flag said
+    low_now = (await bob.request(GetCase(id=0, case=low.number))).case
+    assert (low_now.workable, low_now.takeable) == (True, True)  # the next one now
+    service = await new_case(alice)
+    seen = (await alice.request(ListCases(id=0, open_only=True))).cases
+    assert [(c.number, c.workable, c.takeable) for c in seen] == [(service.number, True, True)]
+    done = await alice.request(SetCaseStatus(id=0, case=service.number, status="canceled"))
+    assert (done.case.workable, done.case.takeable) == (False, False)
+
+
+async def test_list_by_group_in_line_order(agent, sam) -> None:
+    """list_cases by assignee group; order "line" is the order take next follows."""
+    alice = await agent("alice")
+    carol = await agent("carol")
+    for cfg in (
+        CaseQueueConfig(id="billing", name="Billing", members=["alice"]),
+        CaseQueueConfig(id="experts", name="Experts", take="next", members=["carol"]),
+    ):
+        await sam.request(PutCaseQueue(id=0, queue=cfg))
+    old = await new_case(alice, "Old", queue="billing", priority="low")
+    hot = await new_case(alice, "Hot", queue="billing", priority="critical")
+    mid = await new_case(alice, "Mid", queue="billing")
+    stays = await new_case(alice, "Stays", queue="billing")
+    for case in (old, hot, mid):
+        await alice.request(EscalateCase(id=0, case=case.number, group="experts"))
+    grouped = await carol.request(ListCases(id=0, group="experts", open_only=True))
+    assert [c.number for c in grouped.cases] == [mid.number, hot.number, old.number]  # newest
+    line = await carol.request(ListCases(id=0, group="experts", open_only=True, order="line"))
+    assert [c.number for c in line.cases] == [hot.number, mid.number, old.number]
+    assert [c.takeable for c in line.cases] == [True, False, False]  # experts: next only
+    assert line.next is None  # "next" is given with a queue filter
+    by_queue = await carol.request(ListCases(id=0, queue="experts", open_only=True))
+    assert (by_queue.cases, by_queue.next) == ([], hot.number)  # the group's cases are its line
+    assert (await carol.request(TakeCase(id=0, queue="experts"))).case.number == hot.number
+    both = await sam.request(ListCases(id=0, queue="billing", group="experts", open_only=True))
+    assert {c.number for c in both.cases} == {old.number, hot.number, mid.number}
+    alone = await sam.request(ListCases(id=0, queue="billing", group=None, open_only=True))
+    assert stays.number in {c.number for c in alone.cases}
+    assert (await sam.request(ListCases(id=0, group="billing"))).cases == []
+    await alice.request(SetCaseStatus(id=0, case=old.number, status="canceled"))
+    final = await sam.request(ListCases(id=0, group="experts", status="canceled"))
+    assert [c.number for c in final.cases] == [old.number]  # also the closed ones, from disk
+    err = await refused(carol, ListCases(id=0, group="Not An Id!"))
+    assert err.code == "invalid"
+
+
+async def test_contact_name_in_the_case(agent, sam, bot) -> None:
+    """The case names its contact: a new one, a chosen one, and after it is closed."""
+    alice = await agent("alice", ready=True)
+    made = await new_case(alice, new_contact=NewContact(name="Dana Smith", phone=PHONE))
+    assert (made.contact is not None, made.contact_name) == (True, "Dana Smith")
+    again = await new_case(alice, "Second one", contact=made.contact)
+    assert again.contact_name == "Dana Smith"
+    b = await bot()
+    chat = await chat_with(b, alice, Customer(name="Zoë"))
+    other = await new_case(
+        alice, "From a chat", interaction=chat, new_contact=NewContact(name="Zoë")
+    )
+    moved = await alice.request(UpdateCase(id=0, case=again.number, contact=other.contact))
+    assert (moved.case.contact, moved.case.contact_name) == (other.contact, "Zoë")
+    await sam.request(SetCaseStatus(id=0, case=made.number, status="canceled"))
+    closed = (await sam.request(GetCase(id=0, case=made.number))).case  # read from disk
+    assert (closed.status, closed.contact_name) == ("canceled", "Dana Smith")
+    listed = await sam.request(ListCases(id=0, contact=made.contact))
+    assert [(c.number, c.contact_name) for c in listed.cases] == [(made.number, "Dana Smith")]
+
+
+# ------------------------------------------------------- who hears of a change
+
+
+async def test_case_changed_reaches_those_concerned(agent, sam) -> None:
+    """The changer, the assignee, who registered it and who has it open hear of a change."""
+    alice = await agent("alice")
+    bob = await agent("bob")
+    carol = await agent("carol")
+    case = await new_case(alice)  # alice registers it
+    await bob.request(TakeCase(id=0, case=case.number))  # bob works it
+    opened = await carol.request(GetCase(id=0, case=case.number, watch=True))
+    assert opened.case.number == case.number  # carol has it open
+    await asyncio.sleep(0.2)
+    for c in (alice, bob, carol, sam):
+        c.drain()
+    await sam.request(UpdateCase(id=0, case=case.number, priority="high"))
+    for c in (alice, bob, carol, sam):
+        push = await c.next_push("case_changed")
+        assert (push.case.number, push.case.priority) == (case.number, "high")
+        assert (push.reason, push.by) == ("updated", "sam")
+    # Each sees it as it may work it: bob's, and nobody else's to take.
+    assert (push.case.workable, push.case.takeable) == (True, False)  # sam
+    # carol opens another case: this one's changes no longer reach her.
+    other = await new_case(alice, "Other")
+    await carol.request(GetCase(id=0, case=other.number, watch=True))
+    await asyncio.sleep(0.2)
+    for c in (alice, bob, carol):
+        c.drain()
+    await bob.request(SetCaseStatus(id=0, case=case.number, status="waiting_for_response"))
+    for c in (alice, bob):
+        push = await c.next_push("case_changed")
+        assert (push.case.status, push.reason, push.by) == ("waiting_for_response", "status", "bob")
+    await asyncio.sleep(0.3)
+    assert carol.drain("case_changed") == []
+
+
+# ---------------------------------------------- the agent writes on the case
+
+
+async def test_reply_to_customer_and_comment(agent, bot, server) -> None:
+    """An agent answers the customer (mailed through the outbox) or comments for
+    colleagues; neither moves the case; who may is the server's rule."""
+    alice = await agent("alice")
+    bob = await agent("bob")
+    case = await new_case(alice, "Jacket torn", email="dana@example.com")
+    await alice.request(TakeCase(id=0, case=case.number))
+    replied = await alice.request(
+        AddCaseNote(id=0, case=case.number, kind="reply", text="A new jacket is on its way.")
+    )
+    assert (replied.case.status, replied.case.assignee) == ("in_progress", "alice")
+    reply, notice = replied.history[-2:]
+    assert (reply.by, reply.action, reply.new, reply.text) == (
+        "alice", "agent_reply", "dana@example.com", "A new jacket is on its way.",
+    )  # fmt: skip
+    assert (notice.action, notice.field, notice.new) == (
+        "notification", "case_agent_reply", "dana@example.com",
+    )  # fmt: skip
+    assert server.runtime is not None and server.runtime.case_reader is not None
+    mails = await server.runtime.case_reader.due_mail(server.runtime.clock() + 1)
+    mail = next(m for m in mails if m[2] == f"[{case.number}] Re: Jacket torn")
+    assert mail[1] == "dana@example.com"
+    assert "A new jacket is on its way." in mail[3] and "Alice Agent" in mail[3]
+
+    commented = await bob.request(AddCaseNote(id=0, case=case.number, text="Courier lost it"))
+    last = commented.history[-1]
+    assert (last.by, last.action, last.text) == ("bob", "comment", "Courier lost it")
+    assert len(await server.runtime.case_reader.due_mail(server.runtime.clock() + 1)) == len(mails)
+    # Refusals change nothing: not bob's case to answer, empty text, bots, unknown cases.
+    err = await refused(bob, AddCaseNote(id=0, case=case.number, kind="reply", text="Me too"))
+    assert err.code == "forbidden"
+    assert (await refused(bob, AddCaseNote(id=0, case=case.number, text=" \n "))).code == (
+        "invalid"
+    )
+    raw = await refused(bob, AddCaseNote(id=0, case=case.number, text=""))
+    assert raw.code == "invalid"
+    b = await bot()
+    assert (await refused(b, AddCaseNote(id=0, case=case.number, text="hi"))).code == "forbidden"
+    assert (await refused(bob, AddCaseNote(id=0, case="SR99", text="hi"))).code == "not_found"
+    unchanged = await alice.request(GetCase(id=0, case=case.number))
+    assert unchanged.history == commented.history
+    # A closed case takes comments, not replies.
+    await alice.request(SetCaseStatus(id=0, case=case.number, status="canceled"))
+    err = await refused(alice, AddCaseNote(id=0, case=case.number, kind="reply", text="Hi"))
+    assert (err.code, err.frame.message) == ("conflict", f"case {case.number} is canceled")
+    late = await alice.request(AddCaseNote(id=0, case=case.number, text="Customer said thanks"))
+    assert late.history[-1].text == "Customer said thanks"
 
 
 # ------------------------------------------------------------ knowledge base
