@@ -106,10 +106,13 @@ from protocol.supervision import (
     DeleteAgent,
     DeleteApiKey,
     DeleteQueue,
+    EndInteraction,
     GetConfig,
     PutAgent,
     PutQueue,
     QueueFigures,
+    Reassign,
+    Reassigned,
     SetAgentStatus,
     Unwatch,
     Watch,
@@ -133,6 +136,8 @@ ClientFrame = (
     | Watch
     | Unwatch
     | SetAgentStatus
+    | EndInteraction
+    | Reassign
     | GetConfig
     | PutQueue
     | DeleteQueue
@@ -198,6 +203,7 @@ ServerFrame = (
     | AgentChanged
     | InteractionChanged
     | QueueFigures
+    | Reassigned
     | MessageSent
     | NewMessage
     | FileData

@@ -9,7 +9,7 @@ import msgspec
 from protocol.base import Push, Reply, Request
 from protocol.config import AgentConfig, ApiKeyConfig, Ident, QueueConfig
 from protocol.routing import Reason
-from protocol.views import AgentStatus, AgentView, QueueStats
+from protocol.views import AgentStatus, AgentView, InteractionView, QueueStats
 
 
 class Watch(Request, tag="watch", kw_only=True):
@@ -35,6 +35,55 @@ class SetAgentStatus(Request, tag="set_agent_status", kw_only=True):
     agent: Ident
     status: AgentStatus
     reason: Reason = ""
+
+
+class EndInteraction(Request, tag="end_interaction", kw_only=True):
+    """End a live chat or call, whoever has it (or while it waits).
+
+    A chat is completed; a call is hung up (the gateway gets ``hangup``). The
+    interaction's ``end_reason`` names the supervisor:
+    ``ended_by_supervisor:<username>``, then ``:<reason>`` when one is given.
+    The agent on it gets the ``interaction`` push and goes to wrap-up as its
+    queue says (as when it ends the interaction itself); the bot or gateway
+    gets the ``interaction`` push.
+    """
+
+    interaction: str
+    reason: Reason = ""
+
+
+class Reassign(Request, tag="reassign", kw_only=True):
+    """Take a live interaction from its agent: back to its queue, or to ``agent``.
+
+    Without ``agent`` the interaction must be with an agent; it goes back to
+    the head of its queue (where an interaction whose agent vanished goes) and
+    is offered to another agent, the one who had it being passed over for the
+    re-offer delay. With ``agent`` it is offered to that agent at once, who
+    must be connected, ``ready`` and ``idle`` (no interaction, no offer, not in
+    wrap-up) and take its channel; queue membership and skills are not
+    required. If that agent declines or lets the offer time out, the
+    interaction waits at the head of its queue like any other.
+
+    An interaction that is waiting or offered can be given to ``agent`` too.
+    A call an agent is talking on cannot be reassigned (``refused``, rule
+    ``call_connected``): move it with a transfer on the telephony side.
+
+    The agent losing it gets ``reassigned`` and goes to wrap-up as the queue
+    says (as if the interaction had ended for it); an offer that is taken back
+    is ``rescinded`` with reason ``reassigned``.
+    """
+
+    interaction: str
+    agent: Ident | None = None
+
+
+class Reassigned(Push, tag="reassigned", kw_only=True):
+    """To the agent: a supervisor took this interaction from you."""
+
+    interaction: InteractionView
+    by: str
+    #: The agent it was offered to; none when it went back to its queue.
+    to: str | None = None
 
 
 class GetConfig(Request, tag="get_config", kw_only=True):

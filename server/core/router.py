@@ -24,6 +24,7 @@ from protocol.base import Push
 from protocol.config import AgentConfig, Channel, QueueConfig
 from protocol.errors import ErrorCode
 from protocol.routing import AgentChanged, InteractionChanged, OfferClosed, Offered, OfferEnd
+from protocol.supervision import Reassigned
 from protocol.views import AgentStatus, Customer, QueueStats
 from server.core import effects as fx
 from server.core.effects import Effect, Persist, Send, Target
@@ -584,15 +585,107 @@ class Router:
         self._notify("ended", ix)
         if agent is not None and agent.interaction is ix:
             agent.interaction = None
-            agent.state = step(AGENT_STATE, "agent", agent.state, "end")
-            wrap_up = self.queues[ix.queue].wrap_up if ix.queue in self.queues else 0.0
-            if wrap_up > 0:
-                agent.wrap_up_until = now + wrap_up
-                self._timers.set(agent.wrap_up_until, "wrap_up", agent.username)
-                self._agent_changed(agent)
-            else:
-                self._finish_wrap_up(agent)
+            self._release(agent, ix.queue, now)
         return ix
+
+    def _release(self, agent: Agent, queue_id: str, now: float) -> None:
+        """``agent``'s interaction is over for it: wrap-up as its queue says, or idle."""
+        agent.state = step(AGENT_STATE, "agent", agent.state, "end")
+        wrap_up = self.queues[queue_id].wrap_up if queue_id in self.queues else 0.0
+        if wrap_up > 0:
+            agent.wrap_up_until = now + wrap_up
+            self._timers.set(agent.wrap_up_until, "wrap_up", agent.username)
+            self._agent_changed(agent)
+        else:
+            self._finish_wrap_up(agent)
+
+    # ------------------------------------------------------------- supervisors
+
+    def end_by_supervisor(
+        self, interaction_id: str, supervisor: str, reason: str = ""
+    ) -> Interaction:
+        """A supervisor ends a live interaction; its end reason names them.
+
+        The rest is :meth:`end`: a chat is completed, a call hung up (the call
+        extension commands the gateway), the agent on it goes to wrap-up.
+        """
+        recorded = f"ended_by_supervisor:{supervisor}" + (f":{reason}" if reason else "")
+        return self.end(interaction_id, ("supervisor", supervisor), recorded)
+
+    def reassign(self, interaction_id: str, supervisor: str, to: str | None = None) -> Interaction:
+        """A supervisor takes a live interaction from its agent: back to the
+        head of its queue (``to`` None), or offered to agent ``to`` at once.
+
+        The agent that had it is told (:class:`Reassigned`), passed over for
+        the re-offer delay, and goes to wrap-up as the queue says; an open
+        offer is rescinded instead. If ``to`` declines or misses the offer,
+        the interaction waits at its place in the queue like any other.
+        """
+        ix = self.interactions.get(interaction_id)
+        if ix is None:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no live interaction {interaction_id!r}")
+        if ix.channel == "call" and ix.status in ("assigned", "transferring"):
+            raise RoutingError(
+                ErrorCode.REFUSED,
+                "a call an agent is on is moved by a transfer on the telephony side",
+                {"rule": "call_connected"},
+            )
+        target: Agent | None = None
+        if to is not None:
+            target = self._reassign_target(ix, to)
+        elif ix.status != "assigned":
+            raise RoutingError(
+                ErrorCode.CONFLICT, f"interaction {interaction_id!r} is not with an agent"
+            )
+        now = self.clock()
+        holder: Agent | None = None
+        if ix.offer is not None:
+            self._close_offer(ix.offer, "rescind", reason="reassigned", requeue=False)
+            ix.status = step(INTERACTION, "interaction", ix.status, "rescind")
+        elif ix.status == "assigned":
+            holder = self._agent(ix.agent or "")
+            ix.status = step(INTERACTION, "interaction", ix.status, "requeue")
+            ix.agent = holder.interaction = None
+            self._to_head(ix, now)
+            until = now + self.settings.reoffer_delay
+            ix.excluded[holder.username] = until
+            self._timers.set(until, "reoffer", ix.id)
+            self._save(ix)
+            self._interaction_changed(ix, to_agent=False)
+            self._notify("requeued", ix, holder.username)
+            self._arm_max_wait(ix)
+        if target is not None:
+            self._make_offer(ix, target)
+        else:
+            self._wait(ix)
+        if holder is not None:
+            self._send(
+                fx.agent(holder.username), Reassigned(interaction=ix.view(), by=supervisor, to=to)
+            )
+            self._release(holder, ix.queue, now)
+        return ix
+
+    def _reassign_target(self, ix: Interaction, username: str) -> Agent:
+        """The agent ``ix`` may be given to now, or the reason it may not."""
+        agent = self._agent(username)
+        if ix.agent == username or (ix.offer is not None and ix.offer.agent is agent):
+            raise RoutingError(ErrorCode.CONFLICT, f"{username!r} already has this interaction")
+        if ix.channel not in agent.cfg.channels:
+            raise RoutingError(ErrorCode.INVALID, f"{username!r} does not take {ix.channel}s")
+        why: str | None = None
+        if not agent.connected:
+            why = "offline"
+        elif agent.status != "ready":
+            why = "not_ready"
+        elif agent.state != "idle" or agent.offer is not None or agent.interaction is not None:
+            why = agent.state  # offered, busy or wrap_up: one active interaction at a time
+        if why is not None:
+            raise RoutingError(
+                ErrorCode.CONFLICT,
+                f"{username!r} is not free for it ({why.replace('_', ' ')})",
+                {"agent": why},
+            )
+        return agent
 
     def _notify(self, event: str, ix: Interaction, agent: str | None = None) -> None:
         for listener in self.listeners:

@@ -74,9 +74,11 @@ from protocol.supervision import (
     DeleteAgent,
     DeleteApiKey,
     DeleteQueue,
+    EndInteraction,
     GetConfig,
     PutAgent,
     PutQueue,
+    Reassign,
     SetAgentStatus,
     Unwatch,
     Watch,
@@ -152,6 +154,8 @@ ALLOWED: dict[str, frozenset[type[Request]]] = {
             CreateApiKey,
             DeleteApiKey,
             End,
+            EndInteraction,
+            Reassign,
             Ping,
             UpdateChat,
             Identify,
@@ -195,6 +199,8 @@ class Dispatcher:
             Watch: self.watch,
             Unwatch: self.unwatch,
             SetAgentStatus: self.set_agent_status,
+            EndInteraction: self.end_interaction,
+            Reassign: self.reassign,
             GetConfig: self.get_config,
             PutQueue: self.put_queue,
             DeleteQueue: self.delete_queue,
@@ -217,7 +223,10 @@ class Dispatcher:
         self.rt.commit(s, Pong(id=f.id, server_time=self.rt.clock()), conn)
 
     def end(self, s: Session, conn: ServerConnection, f: End) -> None:
-        self.router.end(f.interaction, actor(s), f.reason)
+        if s.role == "supervisor":  # the same as end_interaction: the reason names them
+            self.router.end_by_supervisor(f.interaction, s.principal, f.reason)
+        else:
+            self.router.end(f.interaction, actor(s), f.reason)
         self.ok(s, conn, f)
 
     # ---------------------------------------------------------------- agents
@@ -252,6 +261,14 @@ class Dispatcher:
 
     def set_agent_status(self, s: Session, conn: ServerConnection, f: SetAgentStatus) -> None:
         self.router.set_status(f.agent, f.status, f.reason)
+        self.ok(s, conn, f)
+
+    def end_interaction(self, s: Session, conn: ServerConnection, f: EndInteraction) -> None:
+        self.router.end_by_supervisor(f.interaction, s.principal, f.reason)
+        self.ok(s, conn, f)
+
+    def reassign(self, s: Session, conn: ServerConnection, f: Reassign) -> None:
+        self.router.reassign(f.interaction, s.principal, f.agent)
         self.ok(s, conn, f)
 
     def get_config(self, s: Session, conn: ServerConnection, f: GetConfig) -> None:

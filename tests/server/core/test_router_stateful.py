@@ -35,6 +35,7 @@ from hypothesis.stateful import (
 
 from protocol.config import AgentConfig, QueueConfig
 from protocol.routing import AgentChanged, InteractionChanged, OfferClosed, Offered
+from protocol.supervision import Reassigned
 from server.core import Persist, Router, RoutingError, RoutingSettings, Send
 from server.core.effects import SUPERVISORS
 from server.core.model import Agent, Interaction, InteractionRecord, eligible
@@ -165,6 +166,9 @@ class RouterMachine(RuleBasedStateMachine):
         self.held: dict[str, Interaction] = {}
         #: (band, order) each interaction arrived with: its place in line.
         self.place_of: dict[str, tuple[int, int]] = {}
+        #: (interaction, agent) a supervisor is giving away right now: that
+        #: offer skips queue membership and queue order.
+        self.directed: tuple[str, str] | None = None
         self.router = self._new_router()
 
     # ------------------------------------------------------------- plumbing
@@ -194,6 +198,8 @@ class RouterMachine(RuleBasedStateMachine):
             self.problems.append(f"offer of {ix.id} to unavailable {name}")
         if ix.status != "waiting":
             self.problems.append(f"offer of {ix.id} in status {ix.status}")
+        if self.directed == (ix.id, name):
+            return
         if ix.excludes(name, now):
             self.problems.append(f"offer of {ix.id} to {name}, who is excluded from it")
         queues = self._eligible_queues(router, agent.cfg)
@@ -428,6 +434,38 @@ class RouterMachine(RuleBasedStateMachine):
         )
         self._end(ix, actor, ok=ok)
 
+    @precondition(lambda self: self.router.interactions)
+    @rule(data=st.data(), to=st.none() | agent_names)
+    def reassign(self, data: st.DataObject, to: str | None) -> None:
+        """A supervisor sends one back to its queue or gives it to an agent
+        (refused unless it is with an agent, or that agent is free for it)."""
+        r = self.router
+        ix = self._pick(data, self._live())
+        holder = r.agents.get(ix.agent or "") if ix.status == "assigned" else None
+        target = r.agents.get(to or "")
+        if ix.channel == "call" and ix.status == "assigned":
+            ok = False
+        elif to is None:
+            ok = holder is not None
+        else:
+            ok = (
+                target is not None
+                and target.available
+                and ix.channel in target.cfg.channels
+                and ix.agent != to
+            )
+        self.directed = (ix.id, to) if to is not None else None
+        self.attempt(r.reassign, ix.id, "sue", to, expect_ok=ok)
+        self.directed = None
+        if not ok:
+            return
+        assert ix.agent is None and ix.id in r.interactions
+        if target is not None:
+            assert ix.status == "assigning" and ix.offer is not None and ix.offer.agent is target
+        if holder is not None:
+            assert holder.interaction is None and holder.state != "busy"
+            assert ix.band == 0 and ix.excludes(holder.username, self.clock())
+
     # ------------------------------------------------------------------- time
 
     @rule(dt=st.sampled_from([0.5, 1.0, 2.0, 5.0, 7.0, 15.0, 31.0, 50.0]))
@@ -572,6 +610,8 @@ class RouterMachine(RuleBasedStateMachine):
                 assert e.to in (("key", owner), ("agent", view.agent)), (e.to, view)
                 if view.status in ("assigned", "ended", "failed"):
                     assert (view.id, view.status) in persisted, f"{view.id} pushed before persisted"
+            elif isinstance(frame, Reassigned):
+                assert frame.by == "sue" and e.to[0] == "agent" and e.to[1] != frame.to
             else:
                 raise AssertionError(f"unexpected push {frame!r}")
         if self.router.watching:
