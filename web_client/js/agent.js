@@ -39,6 +39,7 @@ export class AgentApp {
       conn.on("interaction", (f) => this.onInteraction(f.interaction)),
       conn.on("message", (f) => this.onMessage(f.message)),
       conn.on("call_state", (f) => this.onCallState(f)),
+      conn.on("reassigned", (f) => this.onReassigned(f)),
     ];
     this._wirePresence();
     this._onHistory = () => this.openHistory();
@@ -299,6 +300,14 @@ export class AgentApp {
       }
     }
     this.refreshLists();
+  }
+
+  /** A supervisor took this interaction from me: it stays readable, no longer mine. */
+  onReassigned(frame) {
+    const ix = frame.interaction;
+    const what = ix.channel === "call" ? "call" : `chat with ${customerName(ix)}`;
+    toast(frame.to ? `${frame.by} passed your ${what} to ${frame.to}.` : `${frame.by} put your ${what} back in its queue.`, "warn");
+    this.onInteraction(ix);
   }
 
   onMessage(message) {

@@ -162,11 +162,13 @@ export class SupervisorApp {
     if (!row) {
       const change = h("button.small.change-status", { type: "button" }, "Change status…");
       change.addEventListener("click", () => this.changeStatus(this.agents.get(a.username)));
-      const end = h("button.small.danger-outline.end-interaction", { type: "button" }, "End interaction");
+      const reassign = h("button.small.reassign", { type: "button" }, "Reassign…");
+      reassign.addEventListener("click", () => this.reassign(this.agents.get(a.username)));
+      const end = h("button.small.danger-outline.end-interaction", { type: "button" }, "End");
       end.addEventListener("click", () => this.endInteraction(this.agents.get(a.username)));
       row = h("tr", { dataset: { agent: a.username } },
         h("th.a-name", { scope: "row" }), h("td.a-status"), h("td.a-state"), h("td.a-time"),
-        h("td.a-interaction"), h("td.a-conn"), h("td.a-actions", h("div.inline", change, end)));
+        h("td.a-interaction"), h("td.a-conn"), h("td.a-actions", h("div.inline", change, reassign, end)));
       this.agentRows.set(a.username, row);
       const names = [...this.agentRows.keys()].sort();
       const next = this.agentRows.get(names[names.indexOf(a.username) + 1]);
@@ -185,7 +187,10 @@ export class SupervisorApp {
         a.interaction ? a.interaction : `offered ${a.offer}`)
       : h("span.muted", "—"));
     clear($(".a-conn", row), a.connected ? "connected" : h("span.muted", "disconnected"));
-    $(".end-interaction", row).hidden = !a.interaction;
+    for (const btn of [$(".reassign", row), $(".end-interaction", row)]) {
+      btn.hidden = !a.interaction;
+      btn.setAttribute("aria-label", `${btn.textContent.replace("…", "")} ${a.username}'s interaction`);
+    }
   }
 
   changeStatus(agent) {
@@ -214,16 +219,71 @@ export class SupervisorApp {
     });
   }
 
+  /** Free for work given by hand: what the server checks too (it has the last word). */
+  static freeFor(a) {
+    if (!a.connected) return "offline";
+    if (a.status !== "ready") return label(a.status);
+    if (a.state !== "idle") return label(a.state);
+    return "";
+  }
+
+  reassign(agent) {
+    const ix = agent.interaction;
+    if (!ix) return;
+    const others = [...this.agents.values()].filter((x) => x.username !== agent.username)
+      .sort((x, y) => x.username.localeCompare(y.username));
+    const toQueue = h("input#rs-queue", { type: "radio", name: "rs-where", value: "queue", checked: true });
+    const toAgent = h("input#rs-agent", { type: "radio", name: "rs-where", value: "agent" });
+    const pick = h("select#rs-target", { "aria-label": "Agent", disabled: true },
+      others.map((x) => {
+        const busy = SupervisorApp.freeFor(x);
+        return h("option", { value: x.username },
+          `${x.display_name || x.username} (${x.username})${busy ? ` — ${busy}` : " — free"}`);
+      }));
+    const first = others.find((x) => !SupervisorApp.freeFor(x));
+    if (first) pick.value = first.username;
+    for (const r of [toQueue, toAgent]) r.addEventListener("change", () => { pick.disabled = !toAgent.checked; });
+    const error = h("p.form-error", { role: "alert", hidden: true });
+    const form = h("form.reassign-form",
+      h("p", `Take interaction ${ix} from ${agent.display_name || agent.username}. `
+        + `${agent.username} is told and goes to wrap-up as the queue says.`),
+      h("fieldset",
+        h("legend", "Give it to"),
+        h("label.check", toQueue, " its queue (first in line, for the next free agent)"),
+        h("label.check", toAgent, " an agent who is ready and free:"),
+        pick),
+      error,
+      h("div.actions", h("button.primary", { type: "submit" }, "Reassign")));
+    const dialog = modal(`Reassign ${agent.username}'s interaction`, form);
+    toQueue.focus();
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const frame = { type: "reassign", interaction: ix };
+      if (toAgent.checked) frame.agent = pick.value;
+      try {
+        await this.conn.request(frame);
+        dialog.close();
+        toast(toAgent.checked ? `Interaction ${ix} offered to ${pick.value}.` : `Interaction ${ix} is back in its queue.`);
+      } catch (err) {
+        error.textContent = errorText(err);
+        error.hidden = false;
+      }
+    });
+  }
+
   async endInteraction(agent) {
-    if (!agent.interaction) return;
+    const ix = agent.interaction;
+    if (!ix) return;
     const ok = await confirmDialog({
       title: `End ${agent.username}'s interaction?`,
-      body: "The customer is disconnected and the interaction is completed.",
+      body: "The customer is disconnected (a call is hung up) and the interaction is completed in your name.",
       confirm: "End it", danger: true,
     });
     if (!ok) return;
     try {
-      await this.conn.request({ type: "end", interaction: agent.interaction, reason: "supervisor" });
+      await this.conn.request({ type: "end_interaction", interaction: ix });
+      toast(`Interaction ${ix} ended.`);
     } catch (err) {
       toast(errorText(err), "error");
     }
