@@ -11,7 +11,9 @@ drives headless Chromium through Playwright like an agent and a supervisor:
 - ``agent-call.png``: Bob on an incoming call: caller identification with
   candidates to pick from, the callback form refusing a do-not-call number,
   the call journey;
-- ``supervisor.png``: Sam's live dashboard with queues and agents.
+- ``supervisor.png``: Sam's live dashboard with queues and agents;
+- ``agent-case.png``: Carol on a case page: taken from the case queue, the
+  status bar, a reply to the customer and a comment in the history.
 
 Screens are 1366×768, a laptop. Emoji need a colour emoji font
 (``apt-get install fonts-noto-color-emoji``) to show in the pictures.
@@ -30,6 +32,7 @@ from pathlib import Path
 from playwright.async_api import Page, async_playwright
 
 from protocol.calls import AgentAnswered, CustomerAnswered
+from protocol.cases import CreateCase
 from protocol.chats import Identify, NewContact, SendMessage, Template
 from protocol.client import Client, ServerError
 from protocol.routing import Accept, End, SetStatus, WrapUpDone
@@ -206,6 +209,40 @@ async def supervisor(demo: Demo, page: Page, url: str, out: Path) -> None:
     await page.screenshot(path=str(out / "supervisor.png"))
 
 
+async def agent_case(demo: Demo, page: Page, url: str, out: Path) -> None:
+    bob = await demo.client("bob")
+    detail = await bob.request(
+        CreateCase(
+            id=0,
+            subject="Backpack zip broke after a week",
+            description="Order 48151623. The main zip came off its track; photo sent by chat.",
+            queue="service",
+            priority="high",
+            new_contact=NewContact(name="Zoë Martin", phone="+15550199", email="zoe@example.org"),
+        )
+    )
+    number = detail.case.number
+    await login(page, url, "carol")
+    await page.click("#case-queue-btn")
+    await page.locator(f"tr[data-case={number}]").get_by_role("button", name="Take").click()
+    ws = page.locator(f".case-ws[data-case={number}]")
+    await ws.locator(".case-assignee").get_by_text("assigned to carol").wait_for()
+    await ws.get_by_label("Message").fill(
+        "Sorry about the zip! A replacement backpack leaves our warehouse today."
+    )
+    await ws.get_by_role("button", name="Reply to customer").click()
+    await ws.locator(".case-event[data-action=agent_reply]").wait_for()
+    await ws.get_by_label("Message").fill("Second zip complaint on this model this month.")
+    await ws.get_by_role("button", name="Add comment").click()
+    await ws.locator(".case-event[data-action=comment]").wait_for()
+    await page.evaluate("document.activeElement.blur()")
+    await page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")
+    # The reply box and the history below it.
+    await ws.locator(".case-write-section").evaluate("e => e.scrollIntoView({block: 'start'})")
+    await page.wait_for_timeout(1500)
+    await page.screenshot(path=str(out / "agent-case.png"))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -228,18 +265,26 @@ async def main() -> None:
                     executable_path=args.chromium, headless=True, args=ARGS
                 )
                 pages = []
-                for _ in range(3):
+                for _ in range(4):
                     context = await browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
                     pages.append(await context.new_page())
                 await contacts_sharing_a_phone(demo)
                 await agent_chat(demo, pages[0], url, args.out)
                 await agent_call(demo, pages[1], url, args.out)
                 await supervisor(demo, pages[2], url, args.out)
+                await agent_case(demo, pages[3], url, args.out)
                 await browser.close()
         finally:
             await demo.close()
             await app.stop()
-    for name in ("agent.png", "agent-call.png", "agent-invitation.png", "supervisor.png"):
+    shots = (
+        "agent.png",
+        "agent-call.png",
+        "agent-invitation.png",
+        "supervisor.png",
+        "agent-case.png",
+    )
+    for name in shots:
         print(args.out / name)
 
 

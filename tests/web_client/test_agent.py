@@ -364,7 +364,7 @@ async def test_chat_identification_progress_and_history(web) -> None:
 
     await page.get_by_role("button", name="Show customer journey").click()
     journey = page.locator("dialog.modal table.journey")
-    await expect(journey.locator(f"tr[data-interaction='{ix}']")).to_contain_text("sales")
+    await expect(journey.locator(f"tr[data-interaction='{ix}']")).to_contain_text("Sales chat")
     await page.keyboard.press("Escape")
 
     await page.click(".end-chat")

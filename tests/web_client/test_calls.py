@@ -163,7 +163,7 @@ async def test_known_caller_and_scheduled_call(web) -> None:
     # The customer journey lists the chat that made the contact and this call.
     rows = page.locator(".customer-journey tbody tr")
     await expect(rows).to_have_count(2)
-    await expect(rows.first).to_contain_text("support")  # oldest first: bob's chat
+    await expect(rows.first).to_contain_text("Support chat")  # oldest first: bob's chat
     await expect(rows.first).to_contain_text("bob")
     await expect(rows.last).to_have_attribute("data-interaction", ix)
     await gateway.request(CallHangup(id=0, call_id="pbx-3"))

@@ -12,7 +12,15 @@ from contextlib import asynccontextmanager
 import pytest
 from playwright.async_api import Page, expect
 
-from protocol.cases import CaseReply, CreateCase, GetCase, ListCases
+from protocol.cases import (
+    CaseReply,
+    CreateCase,
+    EscalateCase,
+    GetCase,
+    ListCases,
+    TakeCase,
+    UpdateCase,
+)
 from protocol.chats import Identify, NewContact
 from protocol.client import Client
 from protocol.routing import Accept, End, SetStatus
@@ -211,6 +219,14 @@ async def test_case_queue_take_next(web) -> None:
     await expect(queue).to_have_attribute("data-take", "next")
     await expect(queue.locator(f"tr[data-case={urgent}]")).to_have_class(re.compile("next"))
     await expect(queue.locator(f"tr[data-case={low}] .take-case")).to_have_count(0)
+    # Its page: carol may work it (her queue, nobody has it) but not take it out of turn.
+    await queue.locator(f"tr[data-case={low}]").get_by_role("button", name=low).click()
+    await expect(page.locator(f".case-ws[data-case={low}] .case-status")).to_have_text("New")
+    take_low = page.locator(".status-bar .status-to[data-status=in_progress]")
+    await expect(take_low).to_have_text("Take into work")
+    await expect(take_low).to_be_disabled()
+    await expect(page.locator(".status-bar .status-to[data-status=canceled]")).to_be_enabled()
+    await page.click("#case-queue-btn")
     take = queue.locator(".take-next")
     await expect(take).to_have_text(f"Take next ({urgent})")
     await take.click()
@@ -239,7 +255,10 @@ async def test_case_queue_take_next(web) -> None:
     assert (case.group, case.assignee, case.status) == ("service", None, "in_progress")
     await page.click("#case-queue-btn")
     service = page.locator(".case-queue[data-queue=service]")
-    await expect(service.locator(f"tr[data-case={urgent}] .take-case")).to_be_visible()
+    # Listed by the server under the group it was escalated to.
+    escalated = service.locator(".case-escalated[data-group=service]")
+    await expect(escalated.locator("h4")).to_have_text("Escalated to Service desk")
+    await expect(escalated.locator(f"tr[data-case={urgent}] .take-case")).to_be_visible()
     await expect(page.locator(f"#case-list .case-item[data-case={urgent}]")).to_have_count(0)
 
 
@@ -285,3 +304,74 @@ async def test_chat_advise_on_existing_case(web) -> None:
     assert ix in detail.case.interactions
     consult = [e for e in detail.history if e.action == "consultation"]
     assert [(e.by, e.new, e.text) for e in consult] == [("alice", ix, "Customer asked for news")]
+
+
+async def test_case_page_reply_comment_and_live_changes(web) -> None:
+    """The contact's name on the page; a reply mailed to the customer and a
+    comment, both in the history; a case someone else works is read-only but
+    takes comments, and follows their changes live."""
+    bob = await web.agent("bob")
+    mine = await new_case(
+        bob, "Jacket torn", email="dana@example.com",
+        new_contact=NewContact(name="Dana Smith", phone="+15550100200"),
+    )  # fmt: skip
+    theirs = await new_case(bob, "Printer jammed", email="zoe@example.com")
+    await bob.request(TakeCase(id=0, case=theirs))
+    page = await web.agent_page("alice", ready=False)
+    await page.click("#case-queue-btn")
+    await page.locator(f"tr[data-case={mine}]").get_by_role("button", name="Take").click()
+    ws = page.locator(f".case-ws[data-case={mine}]")
+    await expect(ws.locator(".case-assignee")).to_have_text("assigned to alice")
+    await expect(page.locator(".case-contact-name")).to_have_text("Dana Smith")
+    await expect(ws.locator(".case-reply-to")).to_contain_text("mailed to dana@example.com")
+
+    # A reply to the customer: in the history, and mailed through the outbox.
+    await ws.get_by_label("Message").fill("A new <b>jacket</b> is on its way.")
+    await ws.get_by_role("button", name="Reply to customer").click()
+    reply = ws.locator(".case-event[data-action=agent_reply]")
+    await expect(reply.locator(".ev-text")).to_have_text("A new <b>jacket</b> is on its way.")
+    await expect(reply.locator(".ev-what")).to_have_text("to dana@example.com")
+    await expect(ws.get_by_label("Message")).to_have_value("")
+    rt = web.server.runtime
+    mails = await rt.case_reader.due_mail(rt.clock() + 1)
+    (mail,) = [m for m in mails if m[2] == f"[{mine}] Re: Jacket torn"]
+    assert mail[1] == "dana@example.com" and "A new <b>jacket</b> is on its way." in mail[3]
+    # An internal comment: in the history, no mail.
+    await ws.get_by_label("Message").fill("Courier says the first parcel is lost")
+    await ws.get_by_role("button", name="Add comment").click()
+    await expect(ws.locator(".case-event[data-action=comment] .ev-text")).to_have_text(
+        "Courier says the first parcel is lost"
+    )
+    assert len(await rt.case_reader.due_mail(rt.clock() + 1)) == len(mails)
+    sam = await web.agent("sam")
+    history = (await sam.request(GetCase(id=0, case=mine))).history
+    assert [(e.by, e.action) for e in history if e.action in ("agent_reply", "comment")] == [
+        ("alice", "agent_reply"), ("alice", "comment"),
+    ]  # fmt: skip
+
+    # bob's case: alice sees it (same queue) but the server says it is not hers to work.
+    await page.click("#case-queue-btn")
+    await page.locator(f"tr[data-case={theirs}]").get_by_role("button", name=theirs).click()
+    other = page.locator(f".case-ws[data-case={theirs}]")
+    await expect(other.locator(".case-assignee")).to_have_text("assigned to bob")
+    for status in ("waiting_for_response", "resolved", "canceled"):
+        await expect(page.locator(f".status-to[data-status={status}]")).to_be_disabled()
+    await expect(other.get_by_role("button", name="Reply to customer")).to_be_disabled()
+    await expect(other.locator("input[name=subject]")).to_be_disabled()
+    await other.get_by_label("Message").fill("Same printer broke last week")
+    await other.get_by_role("button", name="Add comment").click()
+    await expect(other.locator(".case-event[data-action=comment]")).to_contain_text(
+        "Same printer broke last week"
+    )
+    # bob changes it: alice has it open, so the page follows (and says who).
+    await bob.request(UpdateCase(id=0, case=theirs, priority="critical"))
+    await expect(other.locator(".case-priority")).to_have_attribute("data-priority", "critical")
+    await expect(page.locator(".toast").last).to_have_text(f"Case {theirs}: Updated by bob.")
+    await expect(other.locator(".case-event[data-action=field]")).to_contain_text(
+        "Priority: medium → critical"
+    )
+    # bob lets it go to the queue's members: alice may take it now.
+    await bob.request(EscalateCase(id=0, case=theirs, group="service"))
+    await expect(other.locator(".case-assignee")).to_have_text("not assigned")
+    await expect(page.locator(".status-to[data-status=resolved]")).to_be_enabled()
+    await expect(other.get_by_role("button", name="Reply to customer")).to_be_enabled()

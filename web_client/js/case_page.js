@@ -1,8 +1,11 @@
 // The case page: its fields, a status bar with the moves the server's status
-// lookup allows from here, escalation, the history, and live updates.
+// lookup allows from here, a reply to the customer or a comment, escalation,
+// the history, and live updates. What the agent may do with the case
+// (`workable`, `takeable`) comes from the server with each view of it.
 
 import { $, h, clear, toast, errorText, dateTime, label, confirmDialog, section, modal } from "./dom.js";
 import { caseLookups, statusInfo, caseQueueName, casePill } from "./cases.js";
+import { showInteraction } from "./history.js";
 
 const ACTIONS = {
   created: "Case registered",
@@ -17,6 +20,7 @@ const ACTIONS = {
   article: "Article linked",
   notification: "Customer notified",
   comment: "Comment",
+  agent_reply: "Reply to customer",
 };
 
 function event(ev, lookups) {
@@ -31,6 +35,7 @@ function event(ev, lookups) {
   else if (ev.action === "satisfaction") what = `${ev.new} of 5`;
   else if (ev.action === "notification") what = ev.new ? `${ev.field} to ${ev.new}` : ev.field;
   else if (ev.action === "article") what = ev.new;
+  else if (ev.action === "agent_reply") what = ev.new ? `to ${ev.new}` : "no email address";
   else what = ev.new || "";
   return h(`li.case-event.ev-${ev.action}`, { dataset: { action: ev.action } },
     h("time", { datetime: new Date(ev.at * 1000).toISOString() }, dateTime(ev.at)),
@@ -58,11 +63,12 @@ export class CasePanel {
     this.detailsEl = h("div.details-inner");
     clear($("#details"), this.detailsEl);
     clear(this.body, h("p.muted", "Loading the case…"));
+    // The server pushes every change of the case we watch (get_case below),
+    // ours included: the page follows them; others' changes are announced.
     this.off = this.conn.on("case_changed", (f) => {
-      if (f.case.number === this.id) {
-        toast(`Case ${this.id}: ${label(f.reason)}.`);
-        this.reload();
-      }
+      if (f.case.number !== this.id) return;
+      if (f.by && f.by !== this.app.username) toast(`Case ${this.id}: ${label(f.reason)} by ${f.by}.`);
+      this.reloadSoon();
     });
     this.reload();
   }
@@ -73,13 +79,19 @@ export class CasePanel {
 
   destroy() {
     this.destroyed = true;
+    clearTimeout(this._timer);
     this.off();
+  }
+
+  reloadSoon() {
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this.reload(), 100);
   }
 
   async reload() {
     try {
       const [lookups, detail] = await Promise.all([
-        caseLookups(this.app), this.conn.request({ type: "get_case", case: this.id })]);
+        caseLookups(this.app), this.conn.request({ type: "get_case", case: this.id, watch: true })]);
       if (this.destroyed) return;
       this.lookups = lookups;
       this.show(detail);
@@ -96,18 +108,17 @@ export class CasePanel {
     this.renderHead();
     this.renderBar();
     this.renderFields();
+    this.renderWrite();
+    this.escalateBtn.disabled = !this.workable;
     this.renderFacts();
     clear(this.pane.history, detail.history.length
       ? detail.history.map((ev) => event(ev, this.lookups))
       : h("li.muted", "No history."));
   }
 
-  /** May I change it: mine, or waiting in one of my case queues. */
+  /** May I change it now (the server says, for me). */
   get workable() {
-    const c = this.case;
-    const me = this.app.username;
-    const member = (q) => q && this.lookups.queues.some((x) => x.id === q && x.members.includes(me));
-    return c.assignee === me || (!c.assignee && (member(c.queue) || member(c.group)));
+    return Boolean(this.case.workable);
   }
 
   renderHead() {
@@ -135,12 +146,17 @@ export class CasePanel {
       return;
     }
     this.pane.comment.disabled = !can;
+    // Taking an unassigned case into work is the server's "takeable"; any
+    // other move is "workable".
+    const allowed = (to) => (to === "in_progress" && !c.assignee ? c.takeable : can);
     clear(this.bar,
       h("label.bar-label", { for: this.pane.comment.id }, "Comment"), this.pane.comment,
       h("span.bar-label", "Move to"),
       info.to.map((to) => h("button.small.status-to", {
-        type: "button", dataset: { status: to }, disabled: !can,
-        title: can ? null : "Only the assignee (or a member of its queue, when nobody has it) moves the case",
+        type: "button", dataset: { status: to }, disabled: !allowed(to),
+        title: allowed(to) ? null : (to === "in_progress" && !c.assignee
+          ? "Not yours to take: this case queue gives its next case only, or it is not your queue"
+          : "Only the assignee (or a member of its queue, when nobody has it) moves the case"),
         onclick: () => this.move(to),
       }, to === "in_progress" && !c.assignee ? "Take into work" : statusInfo(this.lookups, to).name)),
       this.articles.size ? h("span.muted.small", `links on resolve: ${[...this.articles.values()].join(", ")}`) : null);
@@ -199,11 +215,13 @@ export class CasePanel {
     const comment = h("input.bar-comment", { id: `${p}-comment`, maxlength: 20000, placeholder: "optional, saved with the move" });
     this.pane = {
       fields: f, form, save, comment, history: h("ol.case-history", { "aria-label": "History" }),
-      facts: h("dl.facts"), links: h("div.case-links"),
+      facts: h("dl.facts"), links: h("div.case-links"), write: this.writeBox(p),
     };
     clear(this.body,
       h("section.call-section", { "aria-labelledby": `${p}-fields` },
         h("h3", { id: `${p}-fields` }, "Case"), form),
+      h("section.call-section.case-write-section", { "aria-labelledby": `${p}-write` },
+        h("h3", { id: `${p}-write` }, "Write"), this.pane.write.form),
       h("section.call-section", { "aria-labelledby": `${p}-history` },
         h("h3", { id: `${p}-history` }, "History"), this.pane.history));
     clear(this.detailsEl,
@@ -213,10 +231,61 @@ export class CasePanel {
       section("Knowledge base", this.kbBox(), false));
   }
 
+  // ------------------------------------------------ reply and comment
+
+  /** A text to send the customer (mailed) or to keep for colleagues. */
+  writeBox(p) {
+    const text = h("textarea.case-note-text", { id: `${p}-note`, name: "note", rows: 3, maxlength: 20000 });
+    const reply = h("button.small.primary.case-reply", { type: "button" }, "Reply to customer");
+    const comment = h("button.small.case-comment", { type: "button" }, "Add comment");
+    const hint = h("p.muted.small.case-reply-to.span-all");
+    const form = h("form.case-note-form.grid-form", { "aria-label": "Write on the case" },
+      h("label", { for: text.id }, "Message"), text,
+      h("div.actions", reply, comment), hint);
+    form.addEventListener("submit", (e) => e.preventDefault());
+    reply.addEventListener("click", () => this.note("reply"));
+    comment.addEventListener("click", () => this.note("comment"));
+    return { form, text, reply, comment, hint };
+  }
+
+  renderWrite() {
+    const c = this.case;
+    const w = this.pane.write;
+    // Replies: the server's "workable" (an open case I may change); comments:
+    // any case I see.
+    w.reply.disabled = !this.workable;
+    w.reply.title = this.workable ? "" : "Only who may work the case answers the customer";
+    w.hint.textContent = c.email
+      ? `A reply is mailed to ${c.email}. A comment is only for colleagues.`
+      : "This case has no email: a reply is only kept in the history. A comment is only for colleagues.";
+  }
+
+  async note(kind) {
+    const w = this.pane.write;
+    const text = w.text.value.trim();
+    if (!text) {
+      toast("Write something first.", "error");
+      w.text.focus();
+      return;
+    }
+    w.reply.disabled = w.comment.disabled = true;
+    try {
+      const detail = await this.conn.request({ type: "add_case_note", case: this.id, kind, text });
+      w.text.value = "";
+      toast(kind === "reply" ? `Reply to the customer on ${this.id} saved.` : `Comment added to ${this.id}.`);
+      this.show(detail);
+    } catch (err) {
+      toast(`Not saved: ${errorText(err)}`, "error");
+    } finally {
+      w.comment.disabled = false;
+      if (this.case) this.renderWrite();
+    }
+  }
+
   renderFields() {
     const c = this.case;
     const f = this.pane.fields;
-    const open = !statusInfo(this.lookups, c.status).final && this.workable;
+    const open = this.workable;
     // Not while the agent edits: only fields nobody touched follow the case.
     for (const k of ["subject", "description", "priority", "email"]) {
       if (document.activeElement !== f[k]) f[k].value = c[k] || "";
@@ -261,39 +330,25 @@ export class CasePanel {
       c.closed_at ? [h("dt", "Closed"), h("dd", when(c.closed_at))] : null,
       c.satisfaction != null ? [h("dt", "Satisfaction"), h("dd", `${c.satisfaction} of 5`)] : null,
       c.articles.length ? [h("dt", "Articles"), h("dd", c.articles.join(", "))] : null);
-    const seen = new Map((this.journey ? this.journey.entries : []).map((e) => [e.interaction, e]));
+    // A call or chat of this session opens in its workspace; any other one
+    // read-only (its transcript or call journey).
     clear(this.pane.links, c.interactions.length
       ? h("ul.case-lines", c.interactions.map((ix) => {
-        const e = seen.get(ix);
         const known = this.app.interactions.get(ix);
-        const channel = (e && e.channel) || (known && known.channel);
         return h("li.case-line", { dataset: { interaction: ix } },
-          h("button.link", { type: "button", onclick: () => this.app.open(ix, channel) },
-            channel ? `${label(channel)} ${dateTime((e || known).created_at)}` : ix),
-          e ? h("span.pill", { dataset: { state: e.status } }, label(e.status)) : null);
+          h("button.link", {
+            type: "button",
+            onclick: () => (known ? this.app.open(ix, known.channel) : showInteraction(this.conn, ix)),
+          }, known ? `${label(known.channel)} ${dateTime(known.created_at)}` : ix),
+          known ? h("span.pill", { dataset: { state: known.status } }, label(known.status)) : null);
       }))
       : h("p.muted", "None."));
-    this.loadJourney();
   }
 
   contactName() {
     const c = this.case;
     if (!c.contact) return "—";
-    const j = this.journey && this.journey.contact.id === c.contact ? this.journey.contact : null;
-    return j ? [j.name || j.id, j.phones.length ? ` · ${j.phones.join(", ")}` : ""].join("") : c.contact;
-  }
-
-  // The contact's name and its calls and chats come with its customer journey.
-  async loadJourney() {
-    const id = this.case.contact;
-    if (!id || this._journeyFor === id) return;
-    this._journeyFor = id;
-    try {
-      this.journey = await this.conn.request({ type: "get_journey", contact: id });
-      if (!this.destroyed && this.case.contact === id) this.renderFacts();
-    } catch {
-      this._journeyFor = null; // shown by id; tried again on the next change
-    }
+    return c.contact_name || c.contact;
   }
 
   // --------------------------------------------------------- escalation
@@ -313,7 +368,7 @@ export class CasePanel {
     const form = h("form.escalate-form.grid-form", { "aria-label": "Escalate" },
       h("label", { for: group.id }, "Group"), group,
       h("label", { for: assignee.id }, "Assignee"), assignee,
-      h("div.actions", h("button.small", { type: "submit" }, "Escalate")));
+      h("div.actions", this.escalateBtn = h("button.small", { type: "submit" }, "Escalate")));
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const frame = { type: "escalate_case", case: this.id };

@@ -1,14 +1,10 @@
 // The agent's case queues ("take next" / "take any") and the sidebar list of
-// the cases assigned to the agent; both follow case_changed pushes.
+// the cases assigned to the agent; both follow case_changed pushes. The
+// server filters (queue, assignee group), orders (the line "take next"
+// follows) and says which case the agent may take (`takeable`).
 
 import { $, h, clear, toast, errorText, dateTime, label } from "./dom.js";
-import { caseLookups, myCaseQueues, statusInfo, casePill } from "./cases.js";
-
-/** A case nobody has that may be taken into work (the lookup says whether
- * its status may move to in progress). */
-function takeable(lookups, c) {
-  return !c.assignee && (c.status === "in_progress" || statusInfo(lookups, c.status).to.includes("in_progress"));
-}
+import { caseLookups, myCaseQueues, casePill } from "./cases.js";
 
 export class CaseQueuePanel {
   constructor(app) {
@@ -46,18 +42,17 @@ export class CaseQueuePanel {
     try {
       const lookups = await caseLookups(this.app);
       const queues = myCaseQueues(lookups, this.app.username);
-      // Every open case I may see, and per queue the one "take next" gives.
-      const [all, ...heads] = await Promise.all([
-        this.conn.request({ type: "list_cases", open_only: true, limit: 500 }),
-        ...queues.map((q) => this.conn.request({ type: "list_cases", queue: q.id, open_only: true, limit: 1 }))]);
+      // Per queue: its own open cases (with the one "take next" gives) and
+      // those escalated to it as their assignee group, most urgent first.
+      const ask = (filter) => this.conn.request({ type: "list_cases", ...filter, open_only: true, order: "line", limit: 200 });
+      const lists = await Promise.all(queues.map((q) => Promise.all([ask({ queue: q.id }), ask({ group: q.id })])));
       if (this.destroyed) return;
-      const rank = (c) => lookups.priorities.indexOf(c.priority);
-      const urgent = (a, b) => rank(a) - rank(b) || a.resolution_due - b.resolution_due;
       clear(this.body, queues.length
         ? queues.map((q, i) => this.queueSection(lookups, q, {
-          // A queue's own cases and those escalated to it as the assignee group.
-          cases: all.cases.filter((c) => c.queue === q.id || c.group === q.id).sort(urgent),
-          next: heads[i].next,
+          cases: lists[i][0].cases,
+          // A case escalated to its own queue is listed once, with the queue's.
+          escalated: lists[i][1].cases.filter((c) => c.queue !== q.id),
+          next: lists[i][0].next,
         }))
         : h("p.muted", "You are not a member of any case queue."));
     } catch (err) {
@@ -66,35 +61,44 @@ export class CaseQueuePanel {
     }
   }
 
+  caseTable(lookups, cases, next, caption) {
+    const rows = cases.map((c) => h("tr", {
+      dataset: { case: c.number, status: c.status }, class: c.number === next ? "next" : "",
+    },
+    h("td", h("button.link.case-open", { type: "button", onclick: () => this.app.openCase(c.number) }, c.number)),
+    h("td.case-subject", c.subject),
+    h("td", label(c.priority)),
+    h("td", casePill(c.status, lookups)),
+    h("td", c.assignee || "—"),
+    h("td", dateTime(c.resolution_due)),
+    h("td", c.takeable
+      ? h("button.small.take-case", { type: "button", onclick: () => this.take({ case: c.number }) }, "Take")
+      : null)));
+    return h("table.data.case-table", { "aria-label": caption },
+      h("thead", h("tr", ["Case", "Subject", "Priority", "Status", "Assignee", "Resolve by", ""]
+        .map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", rows));
+  }
+
   queueSection(lookups, q, list) {
     const any = q.take === "any";
     const titleId = `cq-${q.id}`;
-    const rows = list.cases.map((c) => {
-      const canTake = takeable(lookups, c) && (any || c.number === list.next);
-      return h("tr", { dataset: { case: c.number, status: c.status }, class: c.number === list.next ? "next" : "" },
-        h("td", h("button.link.case-open", { type: "button", onclick: () => this.app.openCase(c.number) }, c.number)),
-        h("td.case-subject", c.subject),
-        h("td", label(c.priority)),
-        h("td", casePill(c.status, lookups)),
-        h("td", c.assignee || "—"),
-        h("td", dateTime(c.resolution_due)),
-        h("td", canTake
-          ? h("button.small.take-case", { type: "button", onclick: () => this.take({ case: c.number }) }, "Take")
-          : null));
-    });
+    const name = q.name || q.id;
     return h("section.call-section.case-queue", { "aria-labelledby": titleId, dataset: { queue: q.id, take: q.take } },
       h("div.panel-head",
-        h("h3", { id: titleId }, q.name || q.id,
+        h("h3", { id: titleId }, name,
           h("span.muted.small", any ? " · take any case" : " · take the next case only")),
         h("button.small.take-next", {
           type: "button", disabled: !list.next, onclick: () => this.take({ queue: q.id }),
         }, list.next ? `Take next (${list.next})` : "Nothing to take")),
-      rows.length
-        ? h("table.data.case-table", { "aria-label": `Cases of ${q.name || q.id}` },
-          h("thead", h("tr", ["Case", "Subject", "Priority", "Status", "Assignee", "Resolve by", ""]
-            .map((t) => h("th", { scope: "col" }, t)))),
-          h("tbody", rows))
-        : h("p.muted", "No open cases."));
+      list.cases.length
+        ? this.caseTable(lookups, list.cases, list.next, `Cases of ${name}`)
+        : h("p.muted", "No open cases."),
+      list.escalated.length
+        ? h("div.case-escalated", { dataset: { group: q.id } },
+          h("h4", `Escalated to ${name}`),
+          this.caseTable(lookups, list.escalated, list.next, `Cases escalated to ${name}`))
+        : null);
   }
 
   async take(what) {

@@ -123,7 +123,7 @@ export async function journeyTable(app, contactId, { onOpen } = {}) {
     h("tbody", j.entries.map((e) => h("tr", { dataset: { interaction: e.interaction } },
       h("td", dateTime(e.created_at)),
       h("td", e.kind && e.kind !== e.channel ? `${e.channel} (${label(e.kind)})` : e.channel),
-      h("td", e.queue),
+      h("td", { dataset: { queue: e.queue } }, app.queueName ? app.queueName(e.queue) : e.queue),
       h("td", e.agent || "—"),
       h("td", h("span.pill", { dataset: { state: e.status } }, label(e.status))),
       h("td", onOpen ? h("button.link.small", { type: "button", onclick: () => onOpen(e) }, "Open") : null)))));

@@ -5,6 +5,28 @@ import { renderMessage } from "./chat.js";
 
 const SOURCES = ["webchat", "telegram", "whatsapp", "viber", "messenger", "other"];
 
+// Queue names, per sign-in: an agent's queues come with the welcome; a
+// supervisor sees every queue, named in the configuration (asked once).
+const namers = new WeakMap(); // welcome -> Promise<(id) => name>
+
+/** A function giving a queue's name (its id when unknown) for `conn`'s sign-in. */
+export function queueNamer(conn) {
+  const welcome = conn.welcome || {};
+  let namer = namers.get(welcome);
+  if (!namer) {
+    const names = new Map((welcome.queues || []).map((q) => [q.id, q.name || q.id]));
+    const config = welcome.role === "supervisor"
+      ? conn.request({ type: "get_config" }).then((c) => c.queues, () => [])
+      : Promise.resolve([]);
+    namer = config.then((queues) => {
+      for (const q of queues) names.set(q.id, q.name || q.id);
+      return (id) => names.get(id) || id;
+    });
+    if (conn.welcome) namers.set(welcome, namer);
+  }
+  return namer;
+}
+
 let formSeq = 0;
 
 /** A search form and its results; `onOpen(record)` opens one. */
@@ -59,8 +81,8 @@ export function chatSearch(conn, { agentField = true, onOpen } = {}) {
     if (since.value) frame.since = new Date(`${since.value}T00:00`).getTime() / 1000;
     if (until.value) frame.until = new Date(`${until.value}T00:00`).getTime() / 1000 + 86400;
     try {
-      const reply = await conn.request(frame);
-      clear(results, resultsTable(reply.chats, onOpen));
+      const [reply, queueName] = await Promise.all([conn.request(frame), queueNamer(conn)]);
+      clear(results, resultsTable(reply.chats, onOpen, queueName));
     } catch (err) {
       clear(results, h("p.form-error", { role: "alert" }, errorText(err)));
     }
@@ -68,7 +90,7 @@ export function chatSearch(conn, { agentField = true, onOpen } = {}) {
   return h("div.chat-search-box", form, results);
 }
 
-function resultsTable(chats, onOpen) {
+function resultsTable(chats, onOpen, queueName) {
   if (!chats.length) return h("p.muted", "No chats match.");
   return h("table.data.history-table", h("caption.visually-hidden", "Chats found"),
     h("thead", h("tr", ["Started", "Customer", "Agents", "Queue", "Source", "State", "Result", ""].map((t) => h("th", { scope: "col" }, t)))),
@@ -76,7 +98,7 @@ function resultsTable(chats, onOpen) {
       h("td", dateTime(r.interaction.accepted_at || r.interaction.created_at)),
       h("td", r.contact ? r.contact.name || customerName(r.interaction) : customerName(r.interaction)),
       h("td", r.agents.join(", ") || "—"),
-      h("td", r.interaction.queue),
+      h("td", { dataset: { queue: r.interaction.queue } }, queueName(r.interaction.queue)),
       h("td", r.interaction.source || "—"),
       h("td", h("span.pill", { dataset: { state: r.state || r.interaction.status } }, label(r.state || r.interaction.status))),
       h("td", r.result || "—"),
@@ -86,8 +108,8 @@ function resultsTable(chats, onOpen) {
 /** A chat's transcript or a call's journey, read-only, in a dialog. */
 export async function showInteraction(conn, interaction) {
   try {
-    const chat = await conn.request({ type: "get_chat", interaction });
-    return transcriptDialog(chat, "");
+    const [chat, queueName] = await Promise.all([conn.request({ type: "get_chat", interaction }), queueNamer(conn)]);
+    return transcriptDialog(chat, "", queueName);
   } catch (err) {
     if (err.code !== "not_found") {
       toast(errorText(err), "error");
@@ -95,14 +117,14 @@ export async function showInteraction(conn, interaction) {
     }
   }
   try {
-    const { record: r } = await conn.request({ type: "get_call", interaction });
+    const [{ record: r }, queueName] = await Promise.all([conn.request({ type: "get_call", interaction }), queueNamer(conn)]);
     const ix = r.interaction;
     const facts = h("dl.facts",
       h("dt", "Number"), h("dd", r.number),
       h("dt", "Kind"), h("dd", label(r.kind)),
       h("dt", "State"), h("dd", label(r.state)),
       h("dt", "Agent"), h("dd", ix.agent || "—"),
-      h("dt", "Queue"), h("dd", ix.queue),
+      h("dt", "Queue"), h("dd", { dataset: { queue: ix.queue } }, queueName(ix.queue)),
       h("dt", "Contact"), h("dd", r.contact ? r.contact.name || r.contact.id : "not identified"),
       h("dt", "Answered"), h("dd", dateTime(r.answered_at) || "—"));
     const steps = h("ol.steps", r.steps.map((s) => h("li",
@@ -117,22 +139,22 @@ export async function showInteraction(conn, interaction) {
 /** The whole chat, read-only, in a dialog (supervisors). */
 export async function showTranscript(conn, interaction, me = "") {
   try {
-    const chat = await conn.request({ type: "get_chat", interaction });
-    return transcriptDialog(chat, me);
+    const [chat, queueName] = await Promise.all([conn.request({ type: "get_chat", interaction }), queueNamer(conn)]);
+    return transcriptDialog(chat, me, queueName);
   } catch (err) {
     toast(errorText(err), "error");
     return null;
   }
 }
 
-function transcriptDialog(chat, me) {
+function transcriptDialog(chat, me, queueName) {
   const r = chat.record;
   const ix = r.interaction;
   const facts = h("dl.facts.wide-facts",
     h("dt", "Customer"), h("dd", r.contact ? r.contact.name || r.contact.id : customerName(ix)),
     h("dt", "Agents"), h("dd", r.agents.join(", ") || "—"),
     h("dt", "Source"), h("dd", ix.source || "—"),
-    h("dt", "Queue"), h("dd", ix.queue),
+    h("dt", "Queue"), h("dd", { dataset: { queue: ix.queue } }, queueName(ix.queue)),
     h("dt", "Start"), h("dd", dateTime(ix.accepted_at) || "—"),
     h("dt", "End"), h("dd", dateTime(ix.ended_at) || "—"),
     h("dt", "State"), h("dd", label(r.state || ix.status)),
