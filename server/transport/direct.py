@@ -8,6 +8,14 @@ benchmark. Once a client has logged in, Switchboard's handlers need none of
 that: every command runs synchronously (see ``server.runtime``), so the
 message can be handled right where the frame is parsed.
 
+Once delivering, the connection also reads the frames itself: a data frame
+is a header, a mask and a payload, and websockets' general parser (a
+generator per frame, a ``Frame`` object, checks for extensions the server
+never negotiates) cost another tenth of the relay's loop time. Anything that
+is not a plain masked data frame of an allowed size (pings, pongs, close,
+reserved bits, an oversized message) goes to websockets byte for byte, so
+its protocol handling, errors and close codes are unchanged.
+
 Order is kept per connection. A command whose handler has to await (a read
 from the database, a file write) holds the messages behind it in
 :class:`Inbox` until it is done, and reading from the socket pauses while too
@@ -24,6 +32,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
+from websockets.speedups import apply_mask
 
 Message = bytes | str
 
@@ -44,6 +53,12 @@ class DirectConnection(ServerConnection):
         self.delivery_done: asyncio.Future[None] | None = None
         #: Why delivery stopped, when the connection is to be closed: (code, reason).
         self.stop_reason: tuple[int, str] | None = None
+        #: Received bytes not yet making a whole frame (own parsing only).
+        self._rbuf = bytearray()
+        self._fragments_size = 0
+        #: Whether data_received parses frames here (once delivering).
+        self._own = False
+        self._handed_back = False
 
     def deliver_to(self, deliver: Callable[[Message], None]) -> asyncio.Future[None]:
         """Call ``deliver(message)`` for every message from now on, instead of
@@ -55,6 +70,7 @@ class DirectConnection(ServerConnection):
         """
         self.delivery_done = self.loop.create_future()
         self._deliver = deliver
+        self._own = self._at_frame_start()
         # The assembler's queue holds frames (possibly fragments) not yet read.
         queued = self.recv_messages.frames.queue
         frames = list(queued)
@@ -84,22 +100,25 @@ class DirectConnection(ServerConnection):
             super().process_event(event)
 
     def _take(self, frame: Frame) -> None:
+        self._message(frame.opcode, frame.fin, frame.data)
+
+    def _message(self, opcode: Opcode, fin: bool | int, data: bytes) -> None:
+        """One data frame: deliver it, or keep it until its message is complete."""
         assert self._deliver is not None
-        if frame.opcode is Opcode.CONT:
+        if opcode is Opcode.CONT:
             if self._fragments is None:
                 return  # the protocol rejects a stray continuation before this
-            self._fragments.append(frame.data)
-            if not frame.fin:
+            self._fragments.append(data)
+            if not fin:
                 return
             data = b"".join(self._fragments)
             text, self._fragments = self._fragments_text, None
-        elif not frame.fin:
-            self._fragments = [frame.data]
-            self._fragments_text = frame.opcode is Opcode.TEXT
+        elif not fin:
+            self._fragments = [data]
+            self._fragments_text = opcode is Opcode.TEXT
             return
         else:
-            data = frame.data
-            text = frame.opcode is Opcode.TEXT
+            text = opcode is Opcode.TEXT
         if text:
             try:
                 message: Message = data.decode()
@@ -111,6 +130,109 @@ class DirectConnection(ServerConnection):
             message = bytes(data)
         self._deliver(message)
 
+    @property
+    def parses_frames(self) -> bool:
+        """Whether this connection reads its data frames itself (see above)."""
+        return self._own
+
+    def _at_frame_start(self) -> bool:
+        """Whether websockets' parser has nothing of a frame in hand: it waits
+        in ``at_eof()`` before the next frame, with nothing buffered. Only then
+        can the bytes that follow be parsed here. (If websockets changes how
+        it waits, this says no and websockets keeps parsing: slower, not wrong.)
+        """
+        inner: Any = self.protocol.parser
+        while getattr(inner, "gi_yieldfrom", None) is not None:
+            inner = inner.gi_yieldfrom  # the server's parser wraps the frame parser
+        code = getattr(inner, "gi_code", None)
+        return (
+            not self._handed_back
+            and not self.protocol.reader.buffer
+            and code is not None
+            and code.co_name == "at_eof"
+        )
+
+    def data_received(self, data: bytes) -> None:
+        if not self._own:
+            super().data_received(data)  # the handshake, the login, or handed back
+            if self._deliver not in (None, _drop) and self._at_frame_start():
+                self._own = True  # a frame was cut when delivery began; now it is whole
+            return
+        buf = self._rbuf
+        if buf:
+            buf.extend(data)
+            view = memoryview(buf)
+        else:
+            view = memoryview(data)
+        end = len(view)
+        pos = 0
+        try:
+            pos = self._parse(view, end)
+        finally:
+            view.release()
+        if not self._own:
+            return  # handed the rest to websockets
+        if buf:
+            del buf[:pos]  # in place: a big frame arriving in pieces is not copied again
+        elif pos < end:
+            self._rbuf = bytearray(data[pos:])
+
+    def _parse(self, view: memoryview, end: int) -> int:
+        """Take the whole frames in ``view``; where the first incomplete one starts."""
+        pos = 0
+        limit = self.protocol.max_message_size
+        while end - pos >= 2:
+            b0 = view[pos]
+            b1 = view[pos + 1]
+            opcode = b0 & 0x0F
+            size = b1 & 0x7F
+            head = 2
+            if size == 126:
+                if end - pos < 4:
+                    break
+                size = int.from_bytes(view[pos + 2 : pos + 4], "big")
+                head = 4
+            elif size == 127:
+                if end - pos < 10:
+                    break
+                size = int.from_bytes(view[pos + 2 : pos + 10], "big")
+                head = 10
+            total = head + 4 + size
+            if not (
+                b0 & 0x70 == 0  # no reserved bits: no extension is ever negotiated
+                and b1 & 0x80  # masked, as every client frame must be
+                and opcode <= 2  # continuation, text, binary
+                and (limit is None or self._fragments_size + size <= limit)
+                and self.protocol.state is State.OPEN
+            ):
+                if opcode >= 8 and self.protocol.state is State.OPEN:
+                    if end - pos < total:
+                        break  # a control frame still arriving
+                    # A whole ping, pong or close: websockets answers it.
+                    super().data_received(bytes(view[pos : pos + total]))
+                    pos += total
+                    continue
+                # Anything else, and all that follows, goes to websockets,
+                # which refuses it with the right close code.
+                self._own = False
+                self._handed_back = True
+                self._rbuf = bytearray()
+                super().data_received(bytes(view[pos:end]))
+                return end
+            if end - pos < total:
+                break
+            payload = apply_mask(
+                view[pos + head + 4 : pos + total], view[pos + head : pos + head + 4]
+            )
+            pos += total
+            fin = b0 & 0x80
+            if opcode == 0:
+                self._fragments_size = 0 if fin else self._fragments_size + size
+            elif not fin:
+                self._fragments_size = size
+            self._message(_OPCODES[opcode], fin, payload)
+        return pos
+
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         if self._deliver is not None:
@@ -118,6 +240,7 @@ class DirectConnection(ServerConnection):
 
 
 _DATA = frozenset({Opcode.TEXT, Opcode.BINARY, Opcode.CONT})
+_OPCODES = {0: Opcode.CONT, 1: Opcode.TEXT, 2: Opcode.BINARY}
 
 
 def _drop(message: Message) -> None:

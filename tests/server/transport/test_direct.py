@@ -5,14 +5,16 @@ flooding reader paused. Over a real server, written frame by frame."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
 import pytest
 from websockets.frames import Frame, Opcode
 
+from server.app import App
 from server.settings import Settings
-from server.transport.direct import HIGH_WATER
+from server.transport.direct import HIGH_WATER, DirectConnection
 from tests.conftest import make_settings
 
 from .conftest import RawClient
@@ -23,6 +25,7 @@ def settings(tmp_path: Any) -> Settings:
     """No rate limit in the way of the flood below."""
     s = make_settings(tmp_path)
     s.limits.rate["agent"] = 100_000.0
+    s.limits.max_message = 300_000  # small enough to overrun cheaply
     return s
 
 
@@ -122,3 +125,99 @@ async def test_a_flood_behind_an_awaiting_command_is_answered_in_full_and_in_ord
     await c.flush()
     got = await replies(c, n + 1, timeout=15)
     assert [f["id"] for f in got] == ["first", *range(n)]
+
+
+# ------------------------------------------- frames read by the connection itself
+
+
+async def logged_in(raw: Any) -> RawClient:
+    c: RawClient = await raw.open()
+    queue(c, LOGIN)
+    await c.flush()
+    await replies(c, 1)
+    return c
+
+
+async def close_code(c: RawClient) -> int | None:
+    frames = await c.frames_until_closed(5)
+    closes = [f for f in frames if f.opcode is Opcode.CLOSE]
+    return int.from_bytes(closes[0].data[:2], "big") if closes else None
+
+
+def own_parsing(server: App) -> list[bool]:
+    conns = server.server.connections if server.server else set()
+    return [c.parses_frames for c in conns if isinstance(c, DirectConnection)]
+
+
+async def test_a_frame_cut_when_delivery_begins_is_still_read(raw: Any, server: App) -> None:
+    """The login and the first half of a ping arrive together: websockets holds
+    half a frame when the session starts; the second half still makes a ping."""
+    c = await raw.open()
+    queue(c, LOGIN, {"type": "ping", "id": "cut"})
+    data = b"".join(c.proto.data_to_send())
+    await c.loop.sock_sendall(c.sock, data[: len(data) - 5])
+    assert [f["type"] for f in await replies(c, 1)] == ["welcome"]
+    assert own_parsing(server) == [False]  # websockets holds half a frame
+    await c.loop.sock_sendall(c.sock, data[len(data) - 5 :])
+    queue(c, {"type": "ping", "id": "next"})
+    await c.flush()
+    assert [f["id"] for f in await replies(c, 2)] == ["cut", "next"]
+    assert own_parsing(server) == [True]  # taken over once that frame was whole
+
+
+async def test_frames_split_across_reads_and_big_ones_in_pieces(raw: Any, server: App) -> None:
+    """Byte by byte, then a 200 kB message in 1 kB writes: each arrives whole."""
+    c = await logged_in(raw)
+    assert own_parsing(server) == [True]
+    queue(c, {"type": "ping", "id": "slow"})
+    for byte in b"".join(c.proto.data_to_send()):
+        await c.loop.sock_sendall(c.sock, bytes([byte]))
+    assert [f["id"] for f in await replies(c, 1)] == ["slow"]
+    big = {"type": "ping", "id": "big", "pad": "x" * 200_000}
+    queue(c, big)
+    data = b"".join(c.proto.data_to_send())
+    for i in range(0, len(data), 1024):
+        await c.loop.sock_sendall(c.sock, data[i : i + 1024])
+    got = await replies(c, 1)
+    # 200 kB is over the frame limit for anything but a file: refused, with its id.
+    assert (got[0]["type"], got[0]["id"], got[0]["code"]) == ("error", "big", "too_large")
+
+
+async def test_pings_and_a_clean_close_go_through_websockets(raw: Any) -> None:
+    c = await logged_in(raw)
+    c.proto.send_ping(b"are you there")
+    await c.flush()
+    async with asyncio.timeout(5):
+        pongs: list[Frame] = []
+        while not pongs:
+            await c.read_some()
+            pongs = [f for f in c.proto.events_received() if f.opcode is Opcode.PONG]
+    assert pongs[0].data == b"are you there"
+    c.proto.send_close(1000, "bye")
+    await c.flush()
+    assert await close_code(c) == 1000
+
+
+@pytest.mark.parametrize(
+    ("raw_frame", "code"),
+    [
+        (b"\x81\x05hello", 1002),  # not masked
+        (b"\xc1\x80\x00\x00\x00\x00", 1002),  # a reserved bit, no extension negotiated
+        (b"\x83\x80\x00\x00\x00\x00", 1002),  # a reserved opcode
+    ],
+)
+async def test_protocol_violations_close_as_websockets_would(
+    raw: Any, raw_frame: bytes, code: int
+) -> None:
+    c = await logged_in(raw)
+    await c.loop.sock_sendall(c.sock, raw_frame)
+    assert await close_code(c) == code
+
+
+async def test_a_message_over_the_size_limit_closes_with_1009(raw: Any, settings: Settings) -> None:
+    c = await logged_in(raw)
+    queue(c, {"type": "ping", "id": "huge", "pad": "x" * (settings.limits.max_message + 10)})
+    data = b"".join(c.proto.data_to_send())
+    with contextlib.suppress(ConnectionError):  # cut off before it was all read
+        await c.loop.sock_sendall(c.sock, data)
+    assert await close_code(c) == 1009
