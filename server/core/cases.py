@@ -342,6 +342,10 @@ class Cases:
         if kind in ("agent", "supervisor"):
             self.watching[who] = number
 
+    def unwatch(self, who: str) -> None:
+        """``who`` went away: nothing is open on their screen any more."""
+        self.watching.pop(who, None)
+
     def _open(self, actor: Actor, number: str) -> CaseRow:
         row = self.open.get(number)
         if row is None or not self.visible(actor, row):

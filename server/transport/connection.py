@@ -382,6 +382,8 @@ class ConnectionHandler:
         if session.conn is not ws:
             return  # replaced by a newer connection, which owns the session now
         session.conn = None
+        if session.role in ("agent", "supervisor"):
+            self.rt.cases.unwatch(session.principal)
         if session.watching:
             self.rt.set_watching(session, False)
         if session.role == "agent":

@@ -414,6 +414,19 @@ async def test_case_changed_reaches_those_concerned(agent, sam) -> None:
     assert carol.drain("case_changed") == []
 
 
+async def test_a_closed_connection_watches_nothing(agent, server) -> None:
+    """Who disconnects has no case open any more (no pushes kept for a screen that is gone)."""
+    alice = await agent("alice")
+    carol = await agent("carol")
+    case = await new_case(alice)
+    await carol.request(GetCase(id=0, case=case.number, watch=True))
+    assert server.runtime.cases.watching.get("carol") == case.number
+    await carol.close()
+    async with asyncio.timeout(5):
+        while "carol" in server.runtime.cases.watching:
+            await asyncio.sleep(0.01)
+
+
 # ---------------------------------------------- the agent writes on the case
 
 
