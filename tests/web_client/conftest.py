@@ -1,13 +1,25 @@
-"""Browser tests of the web client: headless Debian Chromium driven by Playwright
-against a real server on a loopback port (the ``server`` fixture of tests/conftest.py).
+"""Browser tests of the web client: headless Debian Chromium and Firefox driven by
+Playwright against a real server on a loopback port (the ``server`` fixture of
+tests/conftest.py). Every test runs in both browsers: ``test_x[chromium]`` and
+``test_x[firefox]``.
 
-Playwright cannot download a browser here, so it launches ``/usr/bin/chromium``
-through ``executable_path``. When Chromium is missing the tests fail: they never
-skip (``scripts/test.sh`` installs it).
+Playwright cannot download a browser here, so it launches Debian's browsers through
+``executable_path``: ``/usr/bin/chromium`` over CDP, and ``/usr/bin/firefox-esr``
+(stock Firefox, not Playwright's patched build) over WebDriver BiDi, which Playwright
+selects for the ``moz-firefox`` channel. When a browser is missing its tests fail:
+they never skip (``scripts/test.sh`` installs both). ``SWITCHBOARD_BROWSERS=chromium``
+(or ``firefox``) runs one engine only, for a quicker loop; CI runs both.
+
+Playwright's WebDriver BiDi support is young. What it cannot yet do in Firefox ESR is
+listed in ``NOT_IN_FIREFOX``: those tests run in Chromium only (deselected, not
+skipped, with the reason). Playwright is held below 1.65 in pyproject.toml because
+1.65 sends ``emulation.setMediaFeaturesOverride`` for every new context, a command
+Debian's Firefox ESR 153 does not know ("unknown command"): no page can be opened.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +27,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
 
 from protocol.chats import Template
 from protocol.client import Client
@@ -26,6 +38,7 @@ from server.app import App
 from server.settings import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
+FIREFOX = Path("/usr/bin/firefox-esr")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -34,21 +47,66 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+BROWSERS = ["chromium", "firefox"]
+#: Browser tests that cannot run in Firefox through Playwright, and why. They are
+#: faults of the driver, not of the page: keep this list short and explained.
+NOT_IN_FIREFOX = {
+    "test_queue_settings_edited": (
+        "Locator.fill() appends to an <input type=number> that has a value: Playwright's"
+        " BiDi insertText writes `value += text` when selectionStart is null, as it is"
+        " for number inputs (fill('') first clears it, in both browsers)"
+    ),
+}
 #: A laptop screen: the client must be usable at this size.
 VIEWPORT = {"width": 1366, "height": 768}
 DNC_NUMBER = "+15550000001"
 GREETING = Template(id="greet", name="Greeting", text="Hello! How can I help you today?")
 
 
+def browsers() -> list[str]:
+    chosen = os.environ.get("SWITCHBOARD_BROWSERS", ",".join(BROWSERS)).split(",")
+    unknown = set(chosen) - set(BROWSERS)
+    assert not unknown, f"SWITCHBOARD_BROWSERS: unknown {sorted(unknown)}, known {BROWSERS}"
+    return [b for b in BROWSERS if b in chosen]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    keep, drop = [], []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        engine = spec.params.get("browser") if spec else None
+        name = getattr(item, "originalname", item.name)
+        if engine == "firefox" and name in NOT_IN_FIREFOX:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+async def playwright() -> AsyncIterator[Playwright]:
     async with async_playwright() as p:
-        b = await p.chromium.launch(
+        yield p
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session", params=browsers())
+async def browser(request: pytest.FixtureRequest, playwright: Playwright) -> AsyncIterator[Browser]:
+    """One browser per engine for the whole session (pytest runs the tests of one
+    engine, then those of the other)."""
+    if request.param == "chromium":
+        assert CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium"
+        b = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        yield b
-        await b.close()
+    else:
+        assert FIREFOX.exists(), f"{FIREFOX} is missing: apt-get install firefox-esr"
+        b = await playwright.firefox.launch(
+            channel="moz-firefox", executable_path=str(FIREFOX), headless=True
+        )
+    yield b
+    await b.close()
 
 
 @pytest.fixture

@@ -73,6 +73,8 @@ conn.addEventListener("gap", () => view && view.resync && view.resync());
 // ------------------------------------------------------------------ views
 
 function mount(welcome) {
+  const active = document.activeElement;
+  const focusWasOnLogin = !active || active === document.body || $("#login-view").contains(active);
   $("#login-view").hidden = true;
   $("#who").hidden = false;
   $(".who-name").textContent = welcome.display_name || welcome.principal;
@@ -83,6 +85,10 @@ function mount(welcome) {
   view.role = welcome.role;
   view.onWelcome(welcome);
   document.title = `${welcome.display_name || welcome.principal} — Switchboard`;
+  // The sign-in form had the focus and is hidden now: Tab would carry on from the
+  // form's place, past the workspace's last buttons and out of the page (Chromium
+  // and Firefox alike). Start at the top bar instead, as after a page load.
+  if (focusWasOnLogin) $(".topbar").focus({ preventScroll: true });
 }
 
 function unmount() {
