@@ -201,10 +201,17 @@ class Worker:
         loop = asyncio.get_running_loop()
         rate = self.s.chat_rate * share
         try:
-            while time.time() < self.stop_arrivals and rate > 0:
-                await asyncio.sleep(self.rng.expovariate(rate))
-                if time.time() >= self.stop_arrivals:
+            # Arrival times are drawn on an absolute schedule: sleeping each gap
+            # after the last arrival would add the loop's lag to every gap and
+            # fall short of the rate exactly when the machine is busy.
+            next_at = time.time()
+            while rate > 0:
+                next_at += self.rng.expovariate(rate)
+                if next_at >= self.stop_arrivals:
                     break
+                delay = next_at - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 if self.s.max_chats and self.chat_budget <= 0:
                     break
                 self.chat_budget -= 1

@@ -65,6 +65,66 @@ def _write_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]])
         i += k
 
 
+#: The table a statement writes to.
+_TABLE = re.compile(
+    r"^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)",
+    re.IGNORECASE,
+)
+
+
+def table_of(sql: str) -> str | None:
+    m = _TABLE.match(sql)
+    return m.group(1).lower() if m else None
+
+
+def plan(
+    changes: list[Change], movable: frozenset[str], max_run: int
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """The batch as runs of one statement each, in an order with the same result.
+
+    Routing interleaves statements (an interaction, a message, an agent's
+    status, the interaction again...). Statement by statement, each run would
+    be one or two rows, one ``execute`` each, and every ``execute`` releases
+    and retakes the GIL, which a busy event loop holds for up to 5 ms. So a
+    change joins the latest run of its own statement when nothing written to
+    its table since then used another statement. That moves writes to one
+    table past writes to *other* tables only, which changes nothing for
+    tables without foreign keys or triggers: ``movable`` (the writer works
+    them out from the schema). Order within a table is kept.
+    """
+    runs: list[tuple[str, list[tuple[Any, ...]]]] = []
+    latest: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
+    for sql, params in changes:
+        table = table_of(sql)
+        if table in movable:
+            run = latest.get(table)  # type: ignore[arg-type]
+            if run is not None and run[0] == sql and len(run[1]) < max_run:
+                run[1].append(params)
+                continue
+            run = (sql, [params])
+            latest[table] = run  # type: ignore[index]
+            runs.append(run)
+        elif runs and runs[-1][0] == sql and len(runs[-1][1]) < max_run:
+            runs[-1][1].append(params)
+        else:
+            runs.append((sql, [params]))
+    return runs
+
+
+def movable_tables(conn: sqlite3.Connection) -> frozenset[str]:
+    """Tables with no foreign key either way and no trigger: their writes may
+    move past writes to other tables within a transaction."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    pinned = {
+        t for (t,) in conn.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'")
+    }
+    for t in tables:
+        refs = {r[2] for r in conn.execute(f"PRAGMA foreign_key_list({t!r})")}
+        if refs:
+            pinned |= refs | {t}
+    return frozenset(t.lower() for t in tables if t not in pinned)
+
+
 class StorageFailed(Exception):
     """The database refused a batch; the process must stop (see runtime)."""
 
@@ -84,6 +144,7 @@ class BatchWriter:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._outstanding = 0  # futures not yet resolved (event-loop thread only)
+        self._movable: frozenset[str] | None = None  # writer thread only
         #: Batches the thread finished, for the event loop: (future, rows, error).
         self._done: deque[tuple[asyncio.Future[None] | None, int, BaseException | None]] = deque()
         self.on_commit: Callable[[], None] | None = None
@@ -158,20 +219,16 @@ class BatchWriter:
         self._loop.call_soon_threadsafe(self.poll)
 
     def _write(self, conn: sqlite3.Connection, changes: list[Change]) -> None:
-        """BEGIN, the changes (grouped per run of one statement), COMMIT."""
+        """BEGIN, the changes (as runs of one statement, see :func:`plan`), COMMIT."""
+        if self._movable is None:
+            self._movable = movable_tables(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            i = 0
-            while i < len(changes):
-                sql = changes[i][0]
-                j = i + 1
-                while j < len(changes) and changes[j][0] == sql and j - i < self._max_batch:
-                    j += 1
-                if j - i == 1:
-                    conn.execute(sql, changes[i][1])
+            for sql, rows in plan(changes, self._movable, self._max_batch):
+                if len(rows) == 1:
+                    conn.execute(sql, rows[0])
                 else:
-                    _write_rows(conn, sql, [c[1] for c in changes[i:j]])
-                i = j
+                    _write_rows(conn, sql, rows)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
