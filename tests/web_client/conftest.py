@@ -50,13 +50,7 @@ CHROMIUM_ARGS = [
 BROWSERS = ["chromium", "firefox"]
 #: Browser tests that cannot run in Firefox through Playwright, and why. They are
 #: faults of the driver, not of the page: keep this list short and explained.
-NOT_IN_FIREFOX = {
-    "test_queue_settings_edited": (
-        "Locator.fill() appends to an <input type=number> that has a value: Playwright's"
-        " BiDi insertText writes `value += text` when selectionStart is null, as it is"
-        " for number inputs (fill('') first clears it, in both browsers)"
-    ),
-}
+NOT_IN_FIREFOX: dict[str, str] = {}
 #: A laptop screen: the client must be usable at this size.
 VIEWPORT = {"width": 1366, "height": 768}
 DNC_NUMBER = "+15550000001"

@@ -141,8 +141,10 @@ async def test_queue_settings_edited(web) -> None:
     await row.get_by_role("button", name="Edit").click()
     dialog = page.locator("dialog.modal")
     await expect(dialog.locator("#qf-id")).to_have_value("support")
-    await dialog.locator("#qf-offer").fill("30")
-    await dialog.locator("#qf-wrap").fill("15")
+    # fill("") first: in Firefox (WebDriver BiDi), fill() adds to a number field's value.
+    for field, value in (("#qf-offer", "30"), ("#qf-wrap", "15")):
+        await dialog.locator(field).fill("")
+        await dialog.locator(field).fill(value)
     await dialog.locator("#qf-strategy").select_option("round_robin")
     await dialog.get_by_role("button", name="Save queue").click()
     await expect(page.locator("dialog.modal")).to_have_count(0)
