@@ -308,6 +308,14 @@ class Runtime:
         return barrier
 
     def deliver(self, to: Target, frame: Push, barrier: Barrier = None) -> None:
+        if isinstance(frame, Offered):
+            # An offer is not an acknowledgement and carries no message: it
+            # goes out without waiting for the commit (still behind anything
+            # already held for that agent). If the server dies before the
+            # interaction's row is on disk, the agent's reconnect shows no
+            # offer and the source, never acknowledged, starts it again.
+            # Waiting would put a commit (an fsync) into every offer's latency.
+            barrier = None
         if to == SUPERVISORS:
             for s in self.watchers:
                 s.push(frame, barrier)

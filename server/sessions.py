@@ -7,7 +7,8 @@ client missed can be replayed from a bounded ring.
 Frames leave in the order they were produced. A frame that depends on a
 write still being committed is *held* until that commit; later frames to the
 same session queue behind it, so a client never sees an effect before its
-cause, and never sees anything that a crash could take back.
+cause, and never sees anything that a crash could take back (offers excepted:
+see ``Runtime.deliver``).
 """
 
 from __future__ import annotations

@@ -272,3 +272,37 @@ async def test_new_agent_needs_password(connect) -> None:
     assert e.value.code == "invalid"
     config = await sup.request(GetConfig(id=0))
     assert "eve" not in {a.username for a in config.agents}
+
+
+async def test_an_offer_does_not_wait_for_the_commit_but_the_ack_does(
+    agent, bot, server: App
+) -> None:
+    """While the writer is held, the agent already has the offer and the bot
+    still waits for `created`; once the commit is done the bot gets it."""
+    import threading
+
+    a = await agent("alice", ready=True)
+    b = await bot()
+    writer = server.store.writer if server.store else None
+    assert writer is not None
+    gate = threading.Event()
+    write = writer._write
+
+    def held_write(conn, changes):  # type: ignore[no-untyped-def]
+        gate.wait(10)
+        write(conn, changes)
+
+    writer._write = held_write  # type: ignore[method-assign]
+    try:
+        asked = asyncio.ensure_future(
+            b.request(StartChat(id=0, queue="sales", customer=Customer(name="Eve")))
+        )
+        offer = await a.next_push("offer")
+        assert offer.interaction.customer.name == "Eve"
+        await asyncio.sleep(0.2)
+        assert not asked.done()  # not durable yet: no acknowledgement
+    finally:
+        gate.set()
+        writer._write = write  # type: ignore[method-assign]
+    created = await asyncio.wait_for(asked, 5)
+    assert created.interaction.id == offer.interaction.id
