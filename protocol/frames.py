@@ -108,6 +108,7 @@ from protocol.supervision import (
     DeleteQueue,
     EndInteraction,
     GetConfig,
+    ListWaiting,
     PutAgent,
     PutQueue,
     QueueFigures,
@@ -115,6 +116,7 @@ from protocol.supervision import (
     Reassigned,
     SetAgentStatus,
     Unwatch,
+    WaitingList,
     Watch,
 )
 
@@ -138,6 +140,7 @@ ClientFrame = (
     | SetAgentStatus
     | EndInteraction
     | Reassign
+    | ListWaiting
     | GetConfig
     | PutQueue
     | DeleteQueue
@@ -204,6 +207,7 @@ ServerFrame = (
     | InteractionChanged
     | QueueFigures
     | Reassigned
+    | WaitingList
     | MessageSent
     | NewMessage
     | FileData

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from protocol.base import Push, Reply, Request
+from protocol.base import Push, Record, Reply, Request
 from protocol.config import AgentConfig, ApiKeyConfig, Ident, QueueConfig
 from protocol.routing import Reason
 from protocol.views import AgentStatus, AgentView, InteractionView, QueueStats
@@ -84,6 +84,30 @@ class Reassigned(Push, tag="reassigned", kw_only=True):
     by: str
     #: The agent it was offered to; none when it went back to its queue.
     to: str | None = None
+
+
+class ListWaiting(Request, tag="list_waiting", kw_only=True):
+    """The interactions waiting in a queue (or in every queue), and those offered.
+
+    To see, :class:`Reassign` or :class:`EndInteraction` what no agent has yet.
+    An unknown ``queue`` is ``not_found``.
+    """
+
+    queue: Ident | None = None
+
+
+class WaitingInteraction(Record, kw_only=True):
+    interaction: InteractionView
+    #: Seconds it has been in its current queue, when the reply was made.
+    waited: float
+
+
+class WaitingList(Reply, tag="waiting", kw_only=True):
+    """Queue by queue (by id): first what waits, in the order it will be
+    served, then what is being offered to an agent (status ``assigning``), in the
+    same order."""
+
+    interactions: list[WaitingInteraction]
 
 
 class GetConfig(Request, tag="get_config", kw_only=True):

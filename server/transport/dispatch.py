@@ -76,15 +76,19 @@ from protocol.supervision import (
     DeleteQueue,
     EndInteraction,
     GetConfig,
+    ListWaiting,
     PutAgent,
     PutQueue,
     Reassign,
     SetAgentStatus,
     Unwatch,
+    WaitingInteraction,
+    WaitingList,
     Watch,
 )
 from server import auth
 from server.core.errors import RoutingError
+from server.core.model import Interaction
 from server.runtime import ApiKey, Runtime
 from server.sessions import Session
 from server.storage import change_for
@@ -156,6 +160,7 @@ ALLOWED: dict[str, frozenset[type[Request]]] = {
             End,
             EndInteraction,
             Reassign,
+            ListWaiting,
             Ping,
             UpdateChat,
             Identify,
@@ -201,6 +206,7 @@ class Dispatcher:
             SetAgentStatus: self.set_agent_status,
             EndInteraction: self.end_interaction,
             Reassign: self.reassign,
+            ListWaiting: self.list_waiting,
             GetConfig: self.get_config,
             PutQueue: self.put_queue,
             DeleteQueue: self.delete_queue,
@@ -270,6 +276,23 @@ class Dispatcher:
     def reassign(self, s: Session, conn: ServerConnection, f: Reassign) -> None:
         self.router.reassign(f.interaction, s.principal, f.agent)
         self.ok(s, conn, f)
+
+    def list_waiting(self, s: Session, conn: ServerConnection, f: ListWaiting) -> None:
+        router = self.router
+        if f.queue is not None and f.queue not in router.queues:
+            raise RoutingError(ErrorCode.NOT_FOUND, f"no queue {f.queue!r}")
+        queues = [f.queue] if f.queue is not None else sorted(router.queues)
+        offered: dict[str, list[Interaction]] = {q: [] for q in queues}
+        for ix in router.interactions.values():
+            if ix.status == "assigning" and ix.queue in offered:
+                offered[ix.queue].append(ix)
+        now = router.clock()
+        items = [
+            WaitingInteraction(interaction=ix.view(), waited=max(0.0, now - ix.enqueued_at))
+            for q in queues
+            for ix in [*router.waiting(q), *sorted(offered[q], key=lambda ix: ix.key)]
+        ]
+        self.rt.commit(s, WaitingList(id=f.id, interactions=items), conn)
 
     def get_config(self, s: Session, conn: ServerConnection, f: GetConfig) -> None:
         self.rt.commit(

@@ -132,6 +132,7 @@ from protocol.supervision import (
     DeleteQueue,
     EndInteraction,
     GetConfig,
+    ListWaiting,
     PutAgent,
     PutQueue,
     QueueFigures,
@@ -139,6 +140,8 @@ from protocol.supervision import (
     Reassigned,
     SetAgentStatus,
     Unwatch,
+    WaitingInteraction,
+    WaitingList,
     Watch,
 )
 from protocol.views import AgentView, Customer, InteractionView, QueueStats
@@ -311,6 +314,7 @@ CLIENT_SAMPLES: tuple[msgspec.Struct, ...] = (
     SetAgentStatus(id=14, agent="bob", status="ready"),
     EndInteraction(id=14, interaction="ch-000042", reason="spam"),
     Reassign(id=14, interaction="ch-000042", agent="bob"),
+    ListWaiting(id=14, queue="sales"),
     GetConfig(id=15),
     PutQueue(id=16, queue=SALES),
     DeleteQueue(id=17, queue="old-queue"),
@@ -416,6 +420,7 @@ SERVER_SAMPLES: tuple[msgspec.Struct, ...] = (
     InteractionChanged(seq=4, interaction=ENDED),
     QueueFigures(seq=5, queues=[QUEUE_STATS]),
     Reassigned(seq=5, interaction=CHAT, by="sam", to="bob"),
+    WaitingList(id=14, interactions=[WaitingInteraction(interaction=CHAT, waited=12.5)]),
     MessageSent(id=22, message=MESSAGE, interaction="ch-000042"),
     NewMessage(seq=6, message=WITH_FILE),
     FileData(id=24, file=PNG, data=b"\x89PNG"),

@@ -116,6 +116,7 @@ from protocol.supervision import (
     DeleteQueue,
     EndInteraction,
     GetConfig,
+    ListWaiting,
     PutAgent,
     PutQueue,
     QueueFigures,
@@ -123,6 +124,7 @@ from protocol.supervision import (
     Reassigned,
     SetAgentStatus,
     Unwatch,
+    WaitingList,
     Watch,
 )
 from protocol.version import JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL
@@ -147,6 +149,7 @@ CLIENT_TAGS = {
     SetAgentStatus: "set_agent_status",
     EndInteraction: "end_interaction",
     Reassign: "reassign",
+    ListWaiting: "list_waiting",
     GetConfig: "get_config",
     PutQueue: "put_queue",
     DeleteQueue: "delete_queue",
@@ -212,6 +215,7 @@ SERVER_TAGS = {
     InteractionChanged: "interaction",
     QueueFigures: "queue_stats",
     Reassigned: "reassigned",
+    WaitingList: "waiting",
     MessageSent: "message_sent",
     NewMessage: "message",
     FileData: "file_data",

@@ -120,3 +120,51 @@ async def test_reassign_back_to_queue_and_end(web) -> None:
     await expect(bob.locator(".compose-input")).to_be_disabled()
     await expect(bob_row.locator(".a-interaction")).to_have_text("—")
     await expect(bob_row.get_by_role("button", name="End bob's interaction")).to_be_hidden()
+
+
+async def test_waiting_chats_reassigned_and_ended_from_queues_tab(web) -> None:
+    """Two chats wait in sales with no agent ready: the Queues tab lists them in
+    order; Reassign… offers the first to bob (ready, not a sales member), End
+    (confirmed) ends the second in sam's name."""
+    bob = await web.agent("bob", ready=True)
+    bot = await web.bot()
+    first = await web.start_chat(bot, "Anyone there?", name="Ann")
+    second = await web.start_chat(bot, "Hello?", name="Ben")
+
+    sam = await web.page()
+    await web.login(sam, "sam")
+    await sam.get_by_role("tab", name="Queues").click()
+    rows = sam.locator(".waiting-table tbody tr")
+    await expect(rows.locator(".w-customer")).to_have_text(["Ann", "Ben"])
+    await expect(rows.locator(".w-queue").first).to_contain_text("sales")
+    await expect(rows.locator(".w-waited").first).to_have_text(re.compile(r"^\d+:\d\d$"))
+
+    await sam.get_by_role("button", name="Reassign Ann's chat").click()
+    dialog = sam.locator("dialog.modal")
+    picker = dialog.locator("#rs-target")
+    await expect(picker.locator("option[value=bob]")).to_have_text(re.compile("free$"))
+    await picker.select_option("bob")
+    await dialog.get_by_role("button", name="Reassign").click()
+    await expect(sam.locator("dialog.modal")).to_have_count(0)
+    offer = await bob.next_push("offer")
+    assert offer.interaction.id == first
+    live = web.server.runtime.router.interactions[first]
+    assert live.status == "assigning" and live.offer is not None
+    assert live.offer.agent.username == "bob"
+    await expect(sam.locator(f'.waiting-table tr[data-interaction="{first}"]')).to_have_attribute(
+        "data-status", "assigning"
+    )
+
+    # End: cancelling changes nothing; confirming ends it and the bot is told.
+    end = sam.get_by_role("button", name="End Ben's chat")
+    await end.click()
+    await sam.locator("dialog.confirm").get_by_role("button", name="Cancel").click()
+    assert second in web.server.runtime.router.interactions
+    await end.click()
+    await sam.locator("dialog.confirm").get_by_role("button", name="End it").click()
+    ended = await until(bot, "interaction", lambda p: p.interaction.id == second and p.interaction.ended_at)
+    assert ended.interaction.end_reason == "ended_by_supervisor:sam"
+    assert second not in web.server.runtime.router.interactions
+    await expect(rows.locator(".w-customer")).to_have_text(["Ann"])
+    await bob.request(Accept(id=0, offer=offer.offer))
+    await expect(rows.locator(".muted")).to_have_text("Nothing is waiting.")

@@ -19,7 +19,7 @@ export class SupervisorApp {
     this.queueRows = new Map();
     this.unsubs = [
       conn.on("agent_state", (f) => this.onAgent(f.agent)),
-      conn.on("queue_stats", (f) => this.onQueues(f.queues)),
+      conn.on("queue_stats", (f) => { this.onQueues(f.queues); this.loadWaiting(); }),
     ];
     $("#supervisor-view").hidden = false;
     this.buildTabs();
@@ -48,6 +48,7 @@ export class SupervisorApp {
       for (const q of dash.queues) this.queues.set(q.queue, { ...q, received_at: this.conn.now() });
       this.renderAgents();
       this.renderQueues();
+      this.loadWaiting();
     } catch (err) {
       toast(`Live dashboard unavailable: ${errorText(err)}`, "error");
     }
@@ -228,13 +229,17 @@ export class SupervisorApp {
   }
 
   reassign(agent) {
-    const ix = agent.interaction;
-    if (!ix) return;
-    const others = [...this.agents.values()].filter((x) => x.username !== agent.username)
+    if (!agent.interaction) return;
+    this.reassignDialog(agent.interaction, agent);
+  }
+
+  /** Give interaction ``ix`` to a free agent; with ``agent`` (who has it) back to its queue too. */
+  reassignDialog(ix, agent = null, what = "") {
+    const others = [...this.agents.values()].filter((x) => !agent || x.username !== agent.username)
       .sort((x, y) => x.username.localeCompare(y.username));
-    const toQueue = h("input#rs-queue", { type: "radio", name: "rs-where", value: "queue", checked: true });
-    const toAgent = h("input#rs-agent", { type: "radio", name: "rs-where", value: "agent" });
-    const pick = h("select#rs-target", { "aria-label": "Agent", disabled: true },
+    const toQueue = h("input#rs-queue", { type: "radio", name: "rs-where", value: "queue", checked: !!agent });
+    const toAgent = h("input#rs-agent", { type: "radio", name: "rs-where", value: "agent", checked: !agent });
+    const pick = h("select#rs-target", { "aria-label": "Agent", disabled: !!agent },
       others.map((x) => {
         const busy = SupervisorApp.freeFor(x);
         return h("option", { value: x.username },
@@ -245,17 +250,20 @@ export class SupervisorApp {
     for (const r of [toQueue, toAgent]) r.addEventListener("change", () => { pick.disabled = !toAgent.checked; });
     const error = h("p.form-error", { role: "alert", hidden: true });
     const form = h("form.reassign-form",
-      h("p", `Take interaction ${ix} from ${agent.display_name || agent.username}. `
-        + `${agent.username} is told and goes to wrap-up as the queue says.`),
+      h("p", agent
+        ? `Take interaction ${ix} from ${agent.display_name || agent.username}. `
+          + `${agent.username} is told and goes to wrap-up as the queue says.`
+        : `Offer interaction ${ix}${what ? ` (${what})` : ""} at once to an agent, ahead of its queue. `
+          + "If they decline or let the offer time out, it waits in its queue again."),
       h("fieldset",
         h("legend", "Give it to"),
-        h("label.check", toQueue, " its queue (first in line, for the next free agent)"),
-        h("label.check", toAgent, " an agent who is ready and free:"),
+        agent ? h("label.check", toQueue, " its queue (first in line, for the next free agent)") : null,
+        agent ? h("label.check", toAgent, " an agent who is ready and free:") : h("label", { for: "rs-target" }, "An agent who is ready and free:"),
         pick),
       error,
       h("div.actions", h("button.primary", { type: "submit" }, "Reassign")));
-    const dialog = modal(`Reassign ${agent.username}'s interaction`, form);
-    toQueue.focus();
+    const dialog = modal(agent ? `Reassign ${agent.username}'s interaction` : `Reassign interaction ${ix}`, form);
+    (agent ? toQueue : pick).focus();
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       error.hidden = true;
@@ -265,6 +273,7 @@ export class SupervisorApp {
         await this.conn.request(frame);
         dialog.close();
         toast(toAgent.checked ? `Interaction ${ix} offered to ${pick.value}.` : `Interaction ${ix} is back in its queue.`);
+        this.loadWaiting();
       } catch (err) {
         error.textContent = errorText(err);
         error.hidden = false;
@@ -273,10 +282,13 @@ export class SupervisorApp {
   }
 
   async endInteraction(agent) {
-    const ix = agent.interaction;
-    if (!ix) return;
+    if (!agent.interaction) return;
+    await this.endDialog(agent.interaction, `End ${agent.username}'s interaction?`);
+  }
+
+  async endDialog(ix, title) {
     const ok = await confirmDialog({
-      title: `End ${agent.username}'s interaction?`,
+      title,
       body: "The customer is disconnected (a call is hung up) and the interaction is completed in your name.",
       confirm: "End it", danger: true,
     });
@@ -284,6 +296,7 @@ export class SupervisorApp {
     try {
       await this.conn.request({ type: "end_interaction", interaction: ix });
       toast(`Interaction ${ix} ended.`);
+      this.loadWaiting();
     } catch (err) {
       toast(errorText(err), "error");
     }
@@ -370,13 +383,59 @@ export class SupervisorApp {
 
   buildQueues() {
     this.queueConfigBody = h("tbody");
+    this.waitingBody = h("tbody");
     clear($("#panel-queues"),
       h("div.panel-head", h("h2", "Queues"),
         h("button.primary.small", { type: "button", onclick: () => this.editQueue(null) }, "New queue")),
       h("table.data.queue-config-table",
         h("thead", h("tr", ["Queue", "Channel", "Skills", "Strategy", "Offer timeout", "Wrap-up", "Max wait", "Overflow", "Priority", ""]
           .map((t) => h("th", { scope: "col" }, t)))),
-        this.queueConfigBody));
+        this.queueConfigBody),
+      h("section.dash-section", { "aria-labelledby": "waiting-head" },
+        h("div.panel-head", h("h2#waiting-head", "Waiting"),
+          h("button.small.refresh-waiting", { type: "button", onclick: () => this.loadWaiting() }, "Refresh")),
+        h("table.data.waiting-table",
+          h("thead", h("tr", ["Customer", "Queue", "Waited", "Status", "Interaction", ""].map((t) => h("th", { scope: "col" }, t)))),
+          this.waitingBody)));
+  }
+
+  /** The interactions no agent has yet; one request at a time, the last change wins. */
+  async loadWaiting() {
+    if (this._waitingBusy) {
+      this._waitingAgain = true;
+      return;
+    }
+    this._waitingBusy = true;
+    try {
+      do {
+        this._waitingAgain = false;
+        const reply = await this.conn.request({ type: "list_waiting" });
+        this.renderWaiting(reply.interactions);
+      } while (this._waitingAgain);
+    } catch (err) {
+      toast(`Waiting interactions unavailable: ${errorText(err)}`, "error");
+    } finally {
+      this._waitingBusy = false;
+    }
+  }
+
+  renderWaiting(items) {
+    const now = this.conn.now();
+    clear(this.waitingBody, items.length ? items.map(({ interaction: ix, waited }) => {
+      const who = ix.customer.name || ix.customer.phone || ix.customer.email || ix.customer.external_id || "—";
+      const queue = this.queueNames.get(ix.queue);
+      return h("tr", { dataset: { interaction: ix.id, status: ix.status } },
+        h("th.w-customer", { scope: "row" }, who),
+        h("td.w-queue", queue && queue !== ix.queue ? `${queue} (${ix.queue})` : ix.queue),
+        h("td.w-waited.num", since(now - waited)),
+        h("td.w-status", h("span.pill", { dataset: { state: ix.status } }, ix.status === "assigning" ? "Offered" : label(ix.status))),
+        h("td.w-id", h("code", ix.id)),
+        h("td", h("div.inline",
+          h("button.small.reassign", { type: "button", "aria-label": `Reassign ${who}'s ${ix.channel}`,
+            onclick: () => this.reassignDialog(ix.id, null, `${who}, ${ix.channel} in ${ix.queue}`) }, "Reassign…"),
+          h("button.small.danger-outline.end-interaction", { type: "button", "aria-label": `End ${who}'s ${ix.channel}`,
+            onclick: () => this.endDialog(ix.id, `End ${who}'s ${ix.channel}?`) }, "End"))));
+    }) : h("tr", h("td.muted", { colspan: 6 }, "Nothing is waiting.")));
   }
 
   async loadConfig() {

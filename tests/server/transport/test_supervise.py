@@ -10,7 +10,7 @@ from protocol.chats import GetChat, SendMessage
 from protocol.client import Client, ServerError
 from protocol.routing import Accept, End, SetStatus
 from protocol.sources import CallIncoming, StartChat
-from protocol.supervision import EndInteraction, Reassign
+from protocol.supervision import EndInteraction, ListWaiting, Reassign
 from protocol.views import Customer
 from server.app import App
 
@@ -166,3 +166,51 @@ async def test_refusals_change_nothing(agent, bot, sam, server: App) -> None:
     assert e.value.code == "conflict" and e.value.frame.details == {"agent": "busy"}
     await alice.request(SetStatus(id=0, status="ready"))
     assert server.runtime.router.interactions[ix].agent == "alice"
+
+
+async def test_list_waiting_in_queue_order(agent, bot, sam, server: App) -> None:
+    """What waits, in the order it will be served, then what is offered; a
+    waiting chat can be given to a free agent or ended from there."""
+    b = await bot()
+    ids = []
+    for name in ("Ann", "Ben", "Cy"):
+        created = await b.request(StartChat(id=0, queue="sales", customer=Customer(name=name)))
+        ids.append(str(created.interaction.id))
+
+    async def listed(queue: str | None = "sales") -> list[tuple[str, str]]:
+        reply = await sam.request(ListWaiting(id=0, queue=queue))
+        assert all(w.waited >= 0 for w in reply.interactions)
+        return [(w.interaction.id, w.interaction.status) for w in reply.interactions]
+
+    assert await listed() == [(i, "waiting") for i in ids]
+    reply = await sam.request(ListWaiting(id=0, queue="sales"))
+    assert [w.interaction.customer.name for w in reply.interactions] == ["Ann", "Ben", "Cy"]
+    alice = await agent("alice", ready=True)
+    offer = await alice.next_push("offer")
+    assert offer.interaction.id == ids[0]
+    expected = [(ids[1], "waiting"), (ids[2], "waiting"), (ids[0], "assigning")]
+    assert await listed() == expected
+    assert await listed(None) == expected  # every queue: only sales has any
+
+    bob = await agent("bob", ready=True)  # not in sales: given one by hand
+    await sam.request(Reassign(id=0, interaction=ids[2], agent="bob"))
+    assert (await bob.next_push("offer")).interaction.id == ids[2]
+    await sam.request(EndInteraction(id=0, interaction=ids[1]))
+    assert await listed() == [(ids[0], "assigning"), (ids[2], "assigning")]
+    assert ids[1] not in server.runtime.router.interactions
+
+
+async def test_list_waiting_refusals(agent, bot, sam) -> None:
+    """An unknown or malformed queue is an error with a stable code; only supervisors may ask."""
+    b = await bot()
+    await b.request(StartChat(id=0, queue="sales", customer=Customer(name="Ann")))
+    for queue, code in (("nope", "not_found"), ("Not an id!", "invalid")):
+        with pytest.raises(ServerError) as e:
+            await sam.request(ListWaiting(id=0, queue=queue))
+        assert e.value.code == code, queue
+    alice = await agent("alice")
+    for client in (alice, b):
+        with pytest.raises(ServerError) as e:
+            await client.request(ListWaiting(id=0))
+        assert e.value.code == "forbidden"
+    assert len((await sam.request(ListWaiting(id=0))).interactions) == 1
