@@ -166,3 +166,16 @@ async def test_expired_token_signs_out(web) -> None:
     assert await page.evaluate("window.t.store.has('switchboard.session')") is False
     await page.wait_for_timeout(500)
     assert await page.evaluate("window.t.conn.state") == "signed_out"
+
+
+def test_fallback_frame_types_match_the_schema() -> None:
+    """The list protocol.js falls back on without /schema.json names every
+    server frame there is (no browser needed: read from the file)."""
+    import re
+    from pathlib import Path
+
+    source = (Path(__file__).parents[2] / "web_client" / "js" / "protocol.js").read_text()
+    block = re.search(r"const KNOWN_SERVER_TYPES = \[(.*?)\];", source, re.S)
+    assert block is not None
+    listed = set(re.findall(r'"([a-z_]+)"', block.group(1)))
+    assert listed == {tag_of(cls) for cls in SERVER_FRAMES}

@@ -14,13 +14,15 @@
 
 export const SUBPROTOCOL = "switchboard.v1.json";
 
-// The frames this client knows, should /schema.json be unreachable.
+// Server frame types, for when /schema.json cannot be loaded; kept equal to the
+// schema's by tests/web_client/test_protocol_js.py.
 const KNOWN_SERVER_TYPES = [
-  "welcome", "ok", "error", "pong", "created", "dashboard", "config", "api_key_created",
-  "offer", "offer_closed", "agent_state", "interaction", "queue_stats", "message_sent",
-  "message", "file_data", "chat", "chat_list", "chat_history", "identified", "contacts",
-  "lookups", "callback_queued", "scheduled", "call", "journey", "call_state", "ring_agent",
-  "stop_ringing", "connect", "play", "originate", "hangup",
+  "agent_state", "api_key_created", "article", "articles", "call", "call_list", "call_state",
+  "callback_queued", "case", "case_ack", "case_changed", "case_list", "case_lookups", "chat",
+  "chat_history", "chat_list", "config", "connect", "contacts", "created", "dashboard", "error",
+  "file_data", "hangup", "identified", "interaction", "journey", "lookups", "message",
+  "message_sent", "offer", "offer_closed", "ok", "originate", "play", "pong", "queue_stats",
+  "reassigned", "ring_agent", "scheduled", "stop_ringing", "waiting", "welcome",
 ];
 
 const STORAGE_KEY = "switchboard.session";
