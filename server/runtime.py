@@ -316,6 +316,10 @@ class Runtime:
             # offer and the source, never acknowledged, starts it again.
             # Waiting would put a commit (an fsync) into every offer's latency.
             barrier = None
+            self.metrics.offers.inc()
+            self.metrics.offer_latency.observe(
+                max(0.0, self.clock() - frame.interaction.created_at)
+            )
         if to == SUPERVISORS:
             for s in self.watchers:
                 s.push(frame, barrier)
@@ -323,11 +327,6 @@ class Runtime:
         session = self.sessions.get(to)
         if session is not None:
             session.push(frame, barrier)
-        if isinstance(frame, Offered):
-            self.metrics.offers.inc()
-            self.metrics.offer_latency.observe(
-                max(0.0, self.clock() - frame.interaction.created_at)
-            )
 
     def _note_held(self, session: Session) -> None:
         self._held[session] = None

@@ -96,13 +96,13 @@ def plan(
     latest: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
     for sql, params in changes:
         table = table_of(sql)
-        if table in movable:
-            run = latest.get(table)  # type: ignore[arg-type]
+        if table is not None and table in movable:
+            run = latest.get(table)
             if run is not None and run[0] == sql and len(run[1]) < max_run:
                 run[1].append(params)
                 continue
             run = (sql, [params])
-            latest[table] = run  # type: ignore[index]
+            latest[table] = run
             runs.append(run)
         elif runs and runs[-1][0] == sql and len(runs[-1][1]) < max_run:
             runs[-1][1].append(params)

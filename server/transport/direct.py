@@ -79,7 +79,7 @@ class DirectConnection(ServerConnection):
             self.recv_messages.paused = False
             self.recv_messages.resume()
         for frame in frames:
-            self._take(frame)
+            self._message(frame.opcode, frame.fin, frame.data)
         if self.protocol.state is State.CLOSED:
             self.stop_delivery()
         return self.delivery_done
@@ -95,12 +95,9 @@ class DirectConnection(ServerConnection):
 
     def process_event(self, event: Any) -> None:
         if self._deliver is not None and isinstance(event, Frame) and event.opcode in _DATA:
-            self._take(event)
+            self._message(event.opcode, event.fin, event.data)
         else:
             super().process_event(event)
-
-    def _take(self, frame: Frame) -> None:
-        self._message(frame.opcode, frame.fin, frame.data)
 
     def _message(self, opcode: Opcode, fin: bool | int, data: bytes) -> None:
         """One data frame: deliver it, or keep it until its message is complete."""

@@ -4,6 +4,8 @@ and live updates, and the case queue's take next / take any."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncio
 import re
 from collections.abc import AsyncIterator
@@ -51,8 +53,8 @@ async def gateway_sim(gateway: Client) -> AsyncIterator[GatewaySim]:
             task.cancel()
 
 
-async def new_case(client: Client, subject: str, queue: str = "service", **kw: object) -> str:
-    detail = await client.request(CreateCase(id=0, subject=subject, queue=queue, **kw))  # type: ignore[arg-type]
+async def new_case(client: Client, subject: str, queue: str = "service", **kw: Any) -> str:
+    detail = await client.request(CreateCase(id=0, subject=subject, queue=queue, **kw))
     return str(detail.case.number)
 
 

@@ -9,6 +9,7 @@ import { casesBox } from "./cases.js";
 
 const KIND = { inbound: "Inbound call", callback: "Callback", outbound: "Outbound call", scheduled: "Scheduled call" };
 
+// Why compliance refused a number (`error.code === "refused"`, `details.rule`).
 const RULES = {
   do_not_call: "the number is on the do-not-call list",
   company_blacklist: "the number is on the company blacklist",
@@ -16,6 +17,12 @@ const RULES = {
   personal_whitelist: "the number is not on your personal whitelist",
   country_whitelist: "calls to this country are not allowed",
 };
+
+/** The text for a compliance refusal. */
+export function refusalText(err) {
+  const rule = (err.details && err.details.rule) || "";
+  return `Refused by compliance: ${RULES[rule] || err.message} (rule ${rule || "unknown"}).`;
+}
 
 const STEPS = {
   initiated: "Initiated", routed: "Routed to inbox", ringing: "Ringing",
@@ -315,9 +322,8 @@ export function callbackForm(app, { interaction, number = "" }) {
       app.renderLists();
     } catch (err) {
       if (err.code === "refused") {
-        const rule = err.details.rule || "";
-        showOut(out, "refused", `Refused by compliance: ${RULES[rule] || err.message} (rule ${rule || "unknown"}).`);
-        out.dataset.rule = rule;
+        showOut(out, "refused", refusalText(err));
+        out.dataset.rule = err.details.rule || "";
       } else {
         showOut(out, "error", errorText(err));
       }
@@ -386,9 +392,7 @@ export function scheduleForm(app, { interaction, number = "" }) {
       toast(`Call to ${reply.call.number} scheduled for ${dateTime(reply.call.at)}.`);
       renderList();
     } catch (err) {
-      out.textContent = err.code === "refused"
-        ? `Refused by compliance: ${RULES[err.details.rule] || err.message} (rule ${err.details.rule}).`
-        : errorText(err);
+      out.textContent = err.code === "refused" ? refusalText(err) : errorText(err);
       out.hidden = false;
     }
   });

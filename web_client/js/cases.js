@@ -93,14 +93,19 @@ function field(id, text, input) {
   return [h("label", { for: id }, text), input];
 }
 
-async function addCaseDialog(app, { interaction, contact, number = "", customer = {}, onDone }) {
-  let lookups;
+/** The case lookups, or null after telling the agent why not. */
+async function lookupsOrSay(app) {
   try {
-    lookups = await caseLookups(app);
+    return await caseLookups(app);
   } catch (err) {
     toast(`Cases are not available: ${errorText(err)}`, "error");
-    return;
+    return null;
   }
+}
+
+async function addCaseDialog(app, { interaction, contact, number = "", customer = {}, onDone }) {
+  const lookups = await lookupsOrSay(app);
+  if (!lookups) return;
   const queues = myCaseQueues(lookups, app.username);
   if (!queues.length) {
     toast("You are not a member of any case queue.", "error");
@@ -178,13 +183,8 @@ async function addCaseDialog(app, { interaction, contact, number = "", customer 
 // ------------------------------------------------------ advise on a case
 
 async function adviseDialog(app, { interaction, contact, onDone }) {
-  let lookups;
-  try {
-    lookups = await caseLookups(app);
-  } catch (err) {
-    toast(`Cases are not available: ${errorText(err)}`, "error");
-    return;
-  }
+  const lookups = await lookupsOrSay(app);
+  if (!lookups) return;
   const p = `adv-${interaction}`;
   const list = h("div.case-pick", { role: "radiogroup", "aria-label": "The contact's cases" });
   const ref = h("input", { name: "case", maxlength: 64, placeholder: "SR00000001" });

@@ -4,16 +4,10 @@
 // discussed.
 
 import { $, h, clear, label, toast, errorText, clock, dateTime, duration, modal, confirmDialog, IDENT } from "./dom.js";
+import { refusalText } from "./call.js";
 
 const KIND = { inbound: "Inbound", callback: "Callback", outbound: "Outbound", scheduled: "Scheduled" };
 const FINAL = new Set(["ended", "failed", "missed_flow"]);
-const RULES = {
-  do_not_call: "the number is on the do-not-call list",
-  company_blacklist: "the number is on the company blacklist",
-  company_whitelist: "the number is not on the company whitelist",
-  personal_whitelist: "the number is not on your personal whitelist",
-  country_whitelist: "calls to this country are not allowed",
-};
 
 /** Mount the lists (`#scheduled-list`, `#call-list`); returns
  * `{ refresh, render, stop }`: refresh asks the server (debounced), render
@@ -218,9 +212,7 @@ function openScheduleDialog(app) {
       toast(`Call to ${reply.call.number} scheduled for ${dateTime(reply.call.at)}.`);
       dialog.close();
     } catch (err) {
-      out.textContent = err.code === "refused"
-        ? `Refused by compliance: ${RULES[err.details.rule] || err.message} (rule ${err.details.rule}).`
-        : errorText(err);
+      out.textContent = err.code === "refused" ? refusalText(err) : errorText(err);
       out.hidden = false;
     } finally {
       submit.disabled = false;

@@ -275,24 +275,27 @@ async def test_new_agent_needs_password(connect) -> None:
 
 
 async def test_an_offer_does_not_wait_for_the_commit_but_the_ack_does(
-    agent, bot, server: App
+    agent, bot, server: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """While the writer is held, the agent already has the offer and the bot
     still waits for `created`; once the commit is done the bot gets it."""
+    import sqlite3
     import threading
+
+    from server.storage.writer import Change
 
     a = await agent("alice", ready=True)
     b = await bot()
-    writer = server.store.writer if server.store else None
-    assert writer is not None
+    assert server.store is not None
+    writer = server.store.writer
     gate = threading.Event()
     write = writer._write
 
-    def held_write(conn, changes):  # type: ignore[no-untyped-def]
+    def held_write(conn: sqlite3.Connection, changes: list[Change]) -> None:
         gate.wait(10)
         write(conn, changes)
 
-    writer._write = held_write  # type: ignore[method-assign]
+    monkeypatch.setattr(writer, "_write", held_write)
     try:
         asked = asyncio.ensure_future(
             b.request(StartChat(id=0, queue="sales", customer=Customer(name="Eve")))
@@ -303,6 +306,5 @@ async def test_an_offer_does_not_wait_for_the_commit_but_the_ack_does(
         assert not asked.done()  # not durable yet: no acknowledgement
     finally:
         gate.set()
-        writer._write = write  # type: ignore[method-assign]
     created = await asyncio.wait_for(asked, 5)
     assert created.interaction.id == offer.interaction.id
