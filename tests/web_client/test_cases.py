@@ -377,3 +377,31 @@ async def test_case_page_reply_comment_and_live_changes(web) -> None:
     await expect(other.locator(".case-assignee")).to_have_text("not assigned")
     await expect(page.locator(".status-to[data-status=resolved]")).to_be_enabled()
     await expect(other.get_by_role("button", name="Reply to customer")).to_be_enabled()
+
+
+async def test_my_cases_refresh_keeps_unchanged_items(web) -> None:
+    """The sidebar list refreshes on every case_changed. The items that did not
+    change stay the same nodes: keyboard focus stays where it was, and a click
+    landing during a refresh is not split across two nodes (and lost)."""
+    carol = await web.agent("carol")
+    first = await new_case(carol, "Keyboard stays", queue="second_line")
+    second = await new_case(carol, "Renamed later", queue="second_line")
+    for number in (first, second):
+        await carol.request(TakeCase(id=0, case=number))
+    page = await web.agent_page("carol", ready=False)
+    item = page.locator(f"#case-list .case-item[data-case={first}]")
+    await expect(item).to_contain_text("Keyboard stays")
+    # A JS property on the node (not markup: a rebuilt node would not have it).
+    await item.evaluate("(el) => { el.kept = true; }")
+    await item.focus()
+
+    sam = await web.agent("sam")
+    await sam.request(UpdateCase(id=0, case=second, subject="Renamed now"))
+    await expect(page.locator(f"#case-list .case-item[data-case={second}]")).to_contain_text("Renamed now")
+    assert await item.evaluate("(el) => el.kept === true")
+    assert await page.evaluate("document.activeElement.dataset.case") == first
+    # Opening a case moves the current mark without rebuilding the list.
+    await item.press("Enter")
+    await expect(page.locator(f".case-ws[data-case={first}] .case-status")).to_have_text("In progress")
+    await expect(item).to_have_attribute("aria-current", "true")
+    assert await item.evaluate("(el) => el.kept === true")

@@ -1,7 +1,7 @@
 // The agent's workplace: presence, invitations, the lists and the panels.
 
 import {
-  $, h, clear, label, since, until, customerName, toast, errorText, beep, notify,
+  $, h, clear, sync, markCurrent, label, since, until, customerName, toast, errorText, beep, notify,
   askNotifications, clock, modal, setSince,
 } from "./dom.js";
 import { ChatPanel } from "./chat.js";
@@ -352,16 +352,18 @@ export class AgentApp {
     const activeChats = this.chatList.active.map((r) => this.interactions.get(r.interaction.id) || r.interaction);
     const liveCalls = [...this.calls.values()].filter((ix) => isLive(ix) && ix.agent === this.username);
     const active = [...activeChats.filter(isLive), ...liveCalls];
-    clear($("#active-list"), active.length
-      ? active.map((ix) => this._item(ix, selected))
+    sync($("#active-list"), active.length
+      ? active.map((ix) => this._item(ix))
       : h("li.empty", "Nothing active"));
-    clear($("#closed-list"), this.chatList.closed.length
-      ? this.chatList.closed.map((r) => this._item(r.interaction, selected, r))
+    sync($("#closed-list"), this.chatList.closed.length
+      ? this.chatList.closed.map((r) => this._item(r.interaction, r))
       : h("li.empty", "No closed chats yet"));
+    markCurrent($("#active-list"), "interaction", selected);
+    markCurrent($("#closed-list"), "interaction", selected);
     this.myCalls.render();
   }
 
-  _item(ix, selected, record = null) {
+  _item(ix, record = null) {
     const isCall = ix.channel === "call";
     const unread = this.unread.get(ix.id) || 0;
     let stateText;
@@ -371,7 +373,6 @@ export class AgentApp {
     const sub = [isCall ? (CALL_KIND[ix.source] || "Call") : ix.source, this.queueName(ix.queue)].filter(Boolean).join(" · ");
     const btn = h("button.ix-item", {
       type: "button",
-      "aria-current": ix.id === selected ? "true" : null,
       dataset: { interaction: ix.id, channel: ix.channel },
       onclick: () => this.open(ix.id, ix.channel),
     },

@@ -3,7 +3,7 @@
 // server filters (queue, assignee group), orders (the line "take next"
 // follows) and says which case the agent may take (`takeable`).
 
-import { $, h, clear, toast, errorText, dateTime, label } from "./dom.js";
+import { $, h, clear, sync, markCurrent, toast, errorText, dateTime, label } from "./dom.js";
 import { caseLookups, myCaseQueues, casePill } from "./cases.js";
 
 export class CaseQueuePanel {
@@ -47,7 +47,8 @@ export class CaseQueuePanel {
       const ask = (filter) => this.conn.request({ type: "list_cases", ...filter, open_only: true, order: "line", limit: 200 });
       const lists = await Promise.all(queues.map((q) => Promise.all([ask({ queue: q.id }), ask({ group: q.id })])));
       if (this.destroyed) return;
-      clear(this.body, queues.length
+      // sync: the sections a case_changed did not touch stay as they are.
+      sync(this.body, queues.length
         ? queues.map((q, i) => this.queueSection(lookups, q, {
           cases: lists[i][0].cases,
           // A case escalated to its own queue is listed once, with the queue's.
@@ -122,16 +123,16 @@ export function myCasesList(app) {
       const [lookups, mine] = await Promise.all([caseLookups(app),
         app.conn.request({ type: "list_cases", assignee: app.username, open_only: true, limit: 50 })]);
       const selected = app.panel ? app.panel.id : null;
-      clear(list, mine.cases.length
+      sync(list, mine.cases.length
         ? mine.cases.map((c) => h("li", h("button.ix-item.case-item", {
           type: "button", dataset: { case: c.number },
-          "aria-current": c.number === selected ? "true" : null,
           onclick: () => app.openCase(c.number),
         },
         h("span.ch-badge", { dataset: { channel: "case" }, "aria-hidden": "true" }, "▤"),
         h("span.ix-main", h("span.ix-title", c.subject), h("span.ix-sub", c.number)),
         h("span.ix-side", casePill(c.status, lookups)))))
         : h("li.empty", "No cases assigned to you"));
+      markCurrent(list, "case", selected);
     } catch (err) {
       if (err.code !== "disconnected" && err.code !== "offline") clear(list, h("li.empty", errorText(err)));
     }

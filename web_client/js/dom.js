@@ -52,6 +52,35 @@ export function clear(el, ...children) {
   return el;
 }
 
+/**
+ * Put `children` into `el` like clear(), but keep each existing child that is
+ * equal (isEqualNode) to the one replacing it. Lists refresh on pushes and
+ * timers; a refresh that changes nothing must not swap the nodes under the
+ * user, or a click whose mousedown and mouseup land on different nodes is lost
+ * and keyboard focus falls back to the page. Handlers are not compared: an
+ * item's handler must depend only on what its markup shows (e.g. its data-*).
+ */
+export function sync(el, ...children) {
+  const next = document.createElement("div");
+  append(next, children);
+  const fresh = [...next.childNodes];
+  const old = [...el.childNodes];
+  fresh.forEach((node, i) => {
+    if (i >= old.length) el.append(node);
+    else if (!old[i].isEqualNode(node)) el.replaceChild(node, old[i]);
+  });
+  for (const node of old.slice(fresh.length)) node.remove();
+  return el;
+}
+
+/** Mark the item whose `data-<key>` is `selected` as aria-current, unmark the rest. */
+export function markCurrent(el, key, selected) {
+  for (const item of el.querySelectorAll(`[data-${key}]`)) {
+    if (selected !== null && item.dataset[key] === String(selected)) item.setAttribute("aria-current", "true");
+    else item.removeAttribute("aria-current");
+  }
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 

@@ -3,7 +3,7 @@
 // handled, from the server's `list_calls`, with the case each call raised or
 // discussed.
 
-import { $, h, clear, label, toast, errorText, clock, dateTime, duration, modal, confirmDialog, IDENT } from "./dom.js";
+import { $, h, clear, sync, markCurrent, label, toast, errorText, clock, dateTime, duration, modal, confirmDialog, IDENT } from "./dom.js";
 import { refusalText } from "./call.js";
 
 const KIND = { inbound: "Inbound", callback: "Callback", outbound: "Outbound", scheduled: "Scheduled" };
@@ -37,15 +37,16 @@ export function myCallsList(app) {
       const known = app.scheduled.get(s.id);
       return !known || known.status === "pending";
     });
-    clear(scheduledList, pending.length
+    sync(scheduledList, pending.length
       ? pending.map((s) => scheduledItem(app, s, refresh))
       : h("li.empty", loaded ? "No scheduled calls" : "Loading…"));
     const selected = app.panel ? app.panel.id : null;
     // The call the agent is on is under Active; here only the finished ones.
     const recent = data.recent.filter((c) => FINAL.has(app.callStates.get(c.interaction) || c.state));
-    clear(recentList, recent.length
-      ? recent.map((c) => recentItem(app, c, selected))
+    sync(recentList, recent.length
+      ? recent.map((c) => recentItem(app, c))
       : h("li.empty", loaded ? "No finished calls yet" : "Loading…"));
+    markCurrent(recentList, "interaction", selected);
   };
 
   const load = async () => {
@@ -132,7 +133,7 @@ function scheduledItem(app, s, refresh) {
       h("span.ix-side", start, cancel)));
 }
 
-function recentItem(app, c, selected) {
+function recentItem(app, c) {
   const state = app.callStates.get(c.interaction) || c.state;
   const who = c.contact ? (c.contact.name || c.number) : c.number;
   const queue = app.queueName ? app.queueName(c.queue) : c.queue;
@@ -147,7 +148,6 @@ function recentItem(app, c, selected) {
   const item = h("button.ix-item", {
     type: "button",
     title: details,
-    "aria-current": c.interaction === selected ? "true" : null,
     dataset: { interaction: c.interaction, channel: "call", direction: c.direction, case: c.case || "" },
     onclick: () => app.open(c.interaction, "call"),
   },
