@@ -34,6 +34,9 @@ from protocol.routing import (
 from protocol.sources import StartChat
 from protocol.views import Customer
 from server.collector import NEVER
+from server.load.wire import LeanClient
+
+AnyClient = Client | LeanClient
 
 
 @dataclass
@@ -120,14 +123,19 @@ class Worker:
         self.rec = Recorder()
         self.rng = random.Random(settings.seed * 1000 + shard.index)
         self.progress = progress
-        self.clients: list[Client] = []
+        self.clients: list[AnyClient] = []
         self.go = go  # (event, shared start time) set by the coordinator
         self.stop_arrivals = 0.0
         self.chat_budget = settings.max_chats
         self.ready_agents = 0
 
-    async def connect(self) -> Client:
-        client = await Client.connect(self.s.url, encoding=self.s.encoding, open_timeout=30)
+    async def connect(self, full: bool = False) -> AnyClient:
+        """A lean client (:mod:`server.load.wire`) for ws://, else a full one."""
+        client: AnyClient
+        if full or not self.s.url.startswith("ws://"):
+            client = await Client.connect(self.s.url, encoding=self.s.encoding, open_timeout=30)
+        else:
+            client = await LeanClient.connect(self.s.url, encoding=self.s.encoding)
         self.clients.append(client)
         return client
 
@@ -163,7 +171,7 @@ class Worker:
             elif isinstance(push, AgentChanged) and push.agent.state == "wrap_up":
                 await self._request(c, WrapUpDone(id=0))
 
-    async def _take(self, c: Client, offer: Offered) -> None:
+    async def _take(self, c: AnyClient, offer: Offered) -> None:
         if self.s.accept_delay:
             await asyncio.sleep(self.s.accept_delay)
         if self.rng.random() < self.s.decline:
@@ -174,7 +182,7 @@ class Worker:
             self.rec.counts["accepted"] += 1
             self.rec.queue_wait.append(time.time() - offer.interaction.created_at)
 
-    async def _reply(self, c: Client, chat: str, text: str) -> None:
+    async def _reply(self, c: AnyClient, chat: str, text: str) -> None:
         answer = f"re {text.rsplit('@', 1)[0]}@{time.time()}"
         sent = await self._request(
             c, SendMessage(id=0, interaction=chat, text=answer, client_id=answer[:60])
@@ -183,7 +191,7 @@ class Worker:
             self.rec.agent_sent[chat].append((sent.message.n, sent.message.text))
             self.rec.counts["messages"] += 1
 
-    async def _request(self, c: Client, frame: Any) -> Any:
+    async def _request(self, c: AnyClient, frame: Any) -> Any:
         try:
             return await c.request(frame, timeout=30)
         except (ServerError, ConnectionError, TimeoutError) as exc:
@@ -223,7 +231,7 @@ class Worker:
         finally:
             reader.cancel()
 
-    async def _bot_pushes(self, c: Client, inbox: dict[str, asyncio.Queue[Any]]) -> None:
+    async def _bot_pushes(self, c: AnyClient, inbox: dict[str, asyncio.Queue[Any]]) -> None:
         while True:
             push = await c.pushes.get()
             if isinstance(push, NewMessage) and push.message.author == "agent":
@@ -238,7 +246,7 @@ class Worker:
                     self.rec.counts["completed"] += 1
                 inbox[ix.id].put_nowait(push)
 
-    async def _chat(self, c: Client, inbox: dict[str, asyncio.Queue[Any]]) -> None:
+    async def _chat(self, c: AnyClient, inbox: dict[str, asyncio.Queue[Any]]) -> None:
         who = Customer(name=f"load customer {self.rng.randrange(10**6)}")
         created = await self._request(c, StartChat(id=0, queue=self.s.queue, customer=who))
         if created is None:
@@ -325,7 +333,7 @@ class Worker:
         if self.shard.gateway:
             from server.gateway_sim import GatewaySim, SimSettings
 
-            gw = await self.connect()
+            gw = await self.connect(full=True)  # the simulator reads with next_push
             await gw.login_key(self.shard.gateway)
             sim = SimSettings(
                 queue=self.s.call_queue, rate=self.s.calls_rate, duration=self.s.duration,

@@ -1,0 +1,260 @@
+"""A lean websocket client of the protocol for the load tester.
+
+``switchboard load`` holds thousands of agent connections on the same two
+cores as the server it measures. :class:`protocol.client.Client` (websockets'
+asyncio connection: a reader task per connection, its frame parser and
+keepalive task in Python) made the load processes use about a core at 500
+chats/s with 10,000 agents, and its delays counted as the server's latency.
+
+This client is an :class:`asyncio.Protocol`: frames are parsed in
+``data_received`` and dispatched at once (replies to their futures, pushes to
+:attr:`pushes`), with no task, no keepalive of its own (it answers the
+server's pings) and frames sent with a zero mask key, whose masking is a copy.
+It offers what the load worker uses of :class:`~protocol.client.Client`:
+``request``, ``pushes``, ``login``, ``login_key``, ``last_seq``, ``close``.
+Plain ``ws://`` only: the load tester targets loopback by default.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import os
+import struct
+import urllib.parse
+from typing import Any, cast
+
+import msgspec
+
+from protocol.auth import Login, LoginKey, Welcome
+from protocol.base import Push, Request
+from protocol.client import ServerError
+from protocol.codec import JSON, MSGPACK, Codec
+from protocol.common import Error
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_MAX_HEAD = 16_384  # bytes of handshake response before giving up
+
+OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+
+
+class HandshakeFailed(ConnectionError):
+    """The server did not switch protocols as asked."""
+
+
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One final client frame, masked with the key 0 (which leaves it as is)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 65536:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return head + b"\0\0\0\0" + payload
+
+
+def parse_frames(buf: bytearray) -> list[tuple[bool, int, bytes]]:
+    """Cut the complete server frames (unmasked) off the front of ``buf``:
+    ``(fin, opcode, payload)`` each; a partial frame stays in ``buf``."""
+    out = []
+    pos = 0
+    end = len(buf)
+    while end - pos >= 2:
+        b0, b1 = buf[pos], buf[pos + 1]
+        n = b1 & 0x7F
+        head = 2
+        if n == 126:
+            if end - pos < 4:
+                break
+            n = int.from_bytes(buf[pos + 2 : pos + 4], "big")
+            head = 4
+        elif n == 127:
+            if end - pos < 10:
+                break
+            n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            head = 10
+        if b1 & 0x80:
+            raise ConnectionError("the server sent a masked frame")
+        if end - pos < head + n:
+            break
+        out.append((bool(b0 & 0x80), b0 & 0x0F, bytes(buf[pos + head : pos + head + n])))
+        pos += head + n
+    if pos:
+        del buf[:pos]
+    return out
+
+
+class LeanClient(asyncio.Protocol):
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+        self.pushes: asyncio.Queue[Push] = asyncio.Queue()
+        self.last_seq = 0
+        self.welcome: Welcome | None = None
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._ids = itertools.count(1)
+        self._waiting: dict[int | str, asyncio.Future[Any]] = {}
+        self._transport: asyncio.Transport | None = None
+        self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._request_head = b""
+        self._accept = b""
+        self._buf = bytearray()
+        self._fragments: list[bytes] = []
+        self._upgraded = False
+        self._close_sent = False
+        self._data_op = OP_TEXT if codec.text else OP_BINARY
+
+    @classmethod
+    async def connect(
+        cls, url: str, encoding: str = "msgpack", open_timeout: float = 30
+    ) -> LeanClient:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "ws" or not parts.hostname:
+            raise ValueError(f"the lean client speaks ws:// only, not {url!r}")
+        port = parts.port or 80
+        client = cls(MSGPACK if encoding == "msgpack" else JSON)
+        key = base64.b64encode(os.urandom(16))
+        client._accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+        host = parts.netloc.encode()
+        client._request_head = (
+            b"GET " + (parts.path or "/").encode() + b" HTTP/1.1\r\nHost: " + host
+            + b"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key
+            + b"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: "
+            + client.codec.subprotocol.encode() + b"\r\n\r\n"
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(open_timeout):
+            await loop.create_connection(lambda: client, parts.hostname, port)
+            await client._opened
+        return client
+
+    # ------------------------------------------------------------ protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses: no isinstance.
+        self._transport = cast(asyncio.Transport, transport)
+        transport.write(self._request_head)
+
+    def data_received(self, data: bytes) -> None:
+        self._buf += data
+        try:
+            if not self._upgraded and not self._handshake():
+                return
+            for fin, opcode, payload in parse_frames(self._buf):
+                self._frame(fin, opcode, payload)
+        except ConnectionError as exc:
+            self._abort(exc)
+
+    def _handshake(self) -> bool:
+        end = self._buf.find(b"\r\n\r\n")
+        if end < 0:
+            if len(self._buf) > _MAX_HEAD:
+                raise HandshakeFailed("handshake response too long")
+            return False
+        lines = bytes(self._buf[:end]).split(b"\r\n")
+        del self._buf[: end + 4]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip()
+        if lines[0].split(b" ", 2)[1:2] != [b"101"]:
+            raise HandshakeFailed(f"no upgrade: {lines[0].decode(errors='replace')}")
+        if headers.get(b"sec-websocket-accept") != self._accept:
+            raise HandshakeFailed("wrong Sec-WebSocket-Accept")
+        if headers.get(b"sec-websocket-protocol") != self.codec.subprotocol.encode():
+            raise HandshakeFailed("the server did not take the subprotocol")
+        self._upgraded = True
+        if not self._opened.done():
+            self._opened.set_result(None)
+        return True
+
+    def _frame(self, fin: bool, opcode: int, payload: bytes) -> None:
+        if opcode == OP_PING:
+            self._write(OP_PONG, payload)
+        elif opcode == OP_CLOSE:
+            if self._transport is not None and not self._transport.is_closing():
+                if not self._close_sent:  # echo the server's close, once
+                    self._close_sent = True
+                    self._write(OP_CLOSE, payload[:2])
+                self._transport.close()
+        elif opcode in (OP_TEXT, OP_BINARY, OP_CONT):
+            if not fin or self._fragments:
+                self._fragments.append(payload)
+                if not fin:
+                    return
+                payload = b"".join(self._fragments)
+                self._fragments = []
+            self._message(payload)
+
+    def _message(self, data: bytes) -> None:
+        frame = self.codec.decode_server(data)
+        if isinstance(frame, Push):
+            self.last_seq = frame.seq
+            self.pushes.put_nowait(frame)
+            return
+        future = self._waiting.pop(frame.id, None) if frame.id is not None else None
+        if future is not None and not future.done():
+            future.set_result(frame)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        error = exc or ConnectionError("connection closed")
+        if not self._opened.done():
+            self._opened.set_exception(error)
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
+        self._waiting.clear()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _abort(self, exc: Exception) -> None:
+        if not self._opened.done():
+            self._opened.set_exception(exc)
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ConnectionError("connection closed")
+        self._transport.write(client_frame(opcode, payload))
+
+    # ------------------------------------------------------------- the API
+
+    async def request(self, frame: Request, timeout: float = 10.0) -> Any:
+        """Send ``frame`` with a fresh id; the reply, or :class:`ServerError`."""
+        frame = msgspec.structs.replace(frame, id=next(self._ids))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[frame.id] = future
+        try:
+            self._write(self._data_op, self.codec.encode(frame))
+            async with asyncio.timeout(timeout):
+                reply = await future
+        finally:
+            self._waiting.pop(frame.id, None)
+        if isinstance(reply, Error):
+            raise ServerError(reply)
+        return reply
+
+    async def login(self, username: str, password: str) -> Welcome:
+        self.welcome = await self.request(Login(id=0, username=username, password=password))
+        return self.welcome
+
+    async def login_key(self, api_key: str, last_seq: int | None = None) -> Welcome:
+        self.welcome = await self.request(LoginKey(id=0, api_key=api_key, last_seq=last_seq))
+        return self.welcome
+
+    async def close(self, timeout: float = 2.0) -> None:
+        """Close with 1000 and wait (up to ``timeout``) for the server's close."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._close_sent = True
+            self._write(OP_CLOSE, struct.pack("!H", 1000))
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.shield(self.closed)
+            except TimeoutError:
+                pass
+        if self._transport is not None:
+            self._transport.abort()

@@ -1,0 +1,128 @@
+"""The load tester's lean client: frames checked against websockets' own
+implementation, and real conversations with a server on a loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from websockets.frames import Frame, Opcode
+from websockets.streams import StreamReader
+
+from protocol.client import Client, ServerError
+from protocol.routing import Accept, InteractionChanged, Offered, SetStatus
+from protocol.sources import StartChat
+from server.app import App
+from server.load.wire import HandshakeFailed, LeanClient, client_frame, parse_frames
+from server.settings import Settings
+
+
+def server_bytes(frames: list[Frame]) -> bytes:
+    return b"".join(f.serialize(mask=False) for f in frames)
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 300, 65535, 65536, 70_000])
+def test_parse_frames_reads_what_websockets_writes(size: int) -> None:
+    """Every length encoding (7-bit, 16-bit, 64-bit), cut at random points:
+    each frame comes out once, whole, and a partial frame waits in the buffer."""
+    payload = random.Random(size).randbytes(size)
+    frames = [
+        Frame(Opcode.BINARY, payload),
+        Frame(Opcode.PING, b"p1"),
+        Frame(Opcode.TEXT, b'{"type":"x"}', fin=False),
+        Frame(Opcode.CONT, b"tail"),
+    ]
+    data = server_bytes(frames)
+    rng = random.Random(size + 1)
+    cuts = sorted(rng.sample(range(1, len(data)), k=min(8, len(data) - 1)))
+    buf = bytearray()
+    got = []
+    for start, end in zip([0, *cuts], [*cuts, len(data)], strict=True):
+        buf += data[start:end]
+        got.extend(parse_frames(buf))
+    assert not buf
+    assert got == [(f.fin, int(f.opcode), f.data) for f in frames]
+
+
+def test_parse_frames_refuses_a_masked_server_frame() -> None:
+    buf = bytearray(Frame(Opcode.TEXT, b"hi").serialize(mask=True))
+    with pytest.raises(ConnectionError, match="masked"):
+        parse_frames(buf)
+
+
+@pytest.mark.parametrize("size", [3, 126, 65536])
+def test_client_frame_is_what_websockets_parses(size: int) -> None:
+    """A client frame (masked with key 0) parsed by websockets as a server would."""
+    payload = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    reader = StreamReader()
+    reader.feed_data(client_frame(2, payload))
+    parser = Frame.parse(reader.read_exact, mask=True)
+    try:
+        next(parser)
+    except StopIteration as done:
+        frame = done.value
+    else:  # pragma: no cover - the whole frame was fed
+        pytest.fail("websockets wanted more bytes")
+    assert (frame.opcode, frame.fin, frame.data) == (Opcode.BINARY, True, payload)
+
+
+# ------------------------------------------------------------ a real server
+
+
+async def test_agent_offered_accepts_and_errors(server: App, encoding: str) -> None:
+    """Log in, go ready, get an offer pushed, accept it; a refused request raises
+    ServerError with the server's code; last_seq follows the pushes."""
+    url = f"ws://127.0.0.1:{server.port}/ws"
+    lean = await LeanClient.connect(url, encoding=encoding)
+    welcome = await lean.login("alice", "alice-demo")
+    assert (welcome.principal, welcome.role) == ("alice", "agent")
+    await lean.request(SetStatus(id=0, status="ready"))
+    bot = await Client.connect(url, encoding=encoding)
+    try:
+        await bot.login_key("sbk_demo_webchat")
+        created = await bot.request(StartChat(id=0, queue="support", text="Hello"))
+        async with asyncio.timeout(5):
+            while not isinstance(push := await lean.pushes.get(), Offered):
+                pass
+        assert push.interaction.id == created.interaction.id
+        assert lean.last_seq >= push.seq > 0
+        offer = push.offer
+        await lean.request(Accept(id=0, offer=offer))
+        async with asyncio.timeout(5):
+            while not isinstance(push := await lean.pushes.get(), InteractionChanged):
+                pass
+        assert (push.interaction.status, push.interaction.agent) == ("assigned", "alice")
+        with pytest.raises(ServerError) as refused:
+            await lean.request(Accept(id=0, offer=offer))
+        assert refused.value.code in ("not_found", "conflict", "refused")
+    finally:
+        await bot.close()
+        await lean.close()
+    assert lean.closed.done()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.limits.ping_interval = 0.1
+    settings.limits.ping_timeout = 0.3
+    return settings
+
+
+async def test_answers_the_servers_pings(server: App) -> None:
+    """The lean client sends no pings of its own but answers the server's: with
+    a 0.3 s ping timeout it is still connected and served after 1.5 s."""
+    lean = await LeanClient.connect(f"ws://127.0.0.1:{server.port}/ws")
+    await lean.login("bob", "bob-demo")
+    await asyncio.sleep(1.5)
+    assert not lean.closed.done()
+    assert (await lean.request(SetStatus(id=0, status="ready"))) is not None
+    await lean.close()
+
+
+async def test_no_upgrade_is_a_clear_failure(server: App) -> None:
+    """A path that is not the websocket endpoint: HandshakeFailed, not a hang."""
+    with pytest.raises(HandshakeFailed, match="no upgrade"):
+        await LeanClient.connect(f"ws://127.0.0.1:{server.port}/healthz", open_timeout=5)
+    with pytest.raises(ValueError, match="ws://"):
+        await LeanClient.connect("wss://127.0.0.1:1/ws")
