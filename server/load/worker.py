@@ -128,14 +128,19 @@ class Worker:
         self.stop_arrivals = 0.0
         self.chat_budget = settings.max_chats
         self.ready_agents = 0
+        self.logins = asyncio.Semaphore(100)
 
-    async def connect(self, full: bool = False) -> AnyClient:
+    async def connect(self, full: bool = False, timeout: float = 30) -> AnyClient:
         """A lean client (:mod:`server.load.wire`) for ws://, else a full one."""
         client: AnyClient
         if full or not self.s.url.startswith("ws://"):
-            client = await Client.connect(self.s.url, encoding=self.s.encoding, open_timeout=30)
+            client = await Client.connect(
+                self.s.url, encoding=self.s.encoding, open_timeout=timeout
+            )
         else:
-            client = await LeanClient.connect(self.s.url, encoding=self.s.encoding)
+            client = await LeanClient.connect(
+                self.s.url, encoding=self.s.encoding, open_timeout=timeout
+            )
         self.clients.append(client)
         return client
 
@@ -143,9 +148,20 @@ class Worker:
 
     async def agent(self, username: str) -> None:
         try:
-            c = await self.connect()
-            await c.login(username, self.s.password)
-            await c.request(SetStatus(id=0, status="ready"))
+            # A bounded number of logins at once, each tried up to 3 times:
+            # thousands of simultaneous handshakes overflow the server's
+            # listen backlog, and a dropped SYN is retried by the kernel only
+            # after 1, 3, 7... seconds.
+            async with self.logins:
+                for attempt in range(3):
+                    try:
+                        c = await self.connect(timeout=10)
+                        break
+                    except (OSError, TimeoutError):
+                        if attempt == 2:
+                            raise
+                await c.login(username, self.s.password)
+                await c.request(SetStatus(id=0, status="ready"))
         except (ServerError, OSError, TimeoutError) as exc:
             self.rec.error(exc)  # counted; the run goes on without this agent
             return

@@ -216,6 +216,7 @@ class Store:
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA busy_timeout = 5000",
             ],
+            snapshots=[UPSERT_INTERACTION],
         )
 
     @classmethod

@@ -78,7 +78,10 @@ def table_of(sql: str) -> str | None:
 
 
 def plan(
-    changes: list[Change], movable: frozenset[str], max_run: int
+    changes: list[Change],
+    movable: frozenset[str],
+    max_run: int,
+    snapshots: frozenset[str] = frozenset(),
 ) -> list[tuple[str, list[tuple[Any, ...]]]]:
     """The batch as runs of one statement each, in an order with the same result.
 
@@ -91,23 +94,46 @@ def plan(
     table past writes to *other* tables only, which changes nothing for
     tables without foreign keys or triggers: ``movable`` (the writer works
     them out from the schema). Order within a table is kept.
+
+    ``snapshots`` are statements that set a whole row from their parameters
+    alone, keyed by the first (an interaction's record). A chat is saved as
+    created, offered and accepted within milliseconds, usually in one batch,
+    and on a table with six indexes each save costs. A later snapshot of the
+    same row takes the place of the earlier one in the batch, when no other
+    statement wrote to that table in between: the row ends as it would have,
+    it exists from the same point on (rows referring to it still find it),
+    and no reader sees inside a transaction.
     """
     runs: list[tuple[str, list[tuple[Any, ...]]]] = []
     latest: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
+    # Writes to each table by statements other than snapshots, counted so that
+    # a snapshot replaces an earlier one only with none of them in between.
+    others: dict[str | None, int] = {}
+    placed: dict[tuple[str, Any], tuple[list[tuple[Any, ...]], int, int]] = {}
     for sql, params in changes:
         table = table_of(sql)
+        snapshot = sql in snapshots
+        if snapshot:
+            earlier = placed.get((sql, params[0]))
+            if earlier is not None and earlier[2] == others.get(table, 0):
+                earlier[0][earlier[1]] = params
+                continue
+        else:
+            others[table] = others.get(table, 0) + 1
         if table is not None and table in movable:
             run = latest.get(table)
-            if run is not None and run[0] == sql and len(run[1]) < max_run:
-                run[1].append(params)
-                continue
-            run = (sql, [params])
-            latest[table] = run
-            runs.append(run)
+            if run is None or run[0] != sql or len(run[1]) >= max_run:
+                run = (sql, [])
+                latest[table] = run
+                runs.append(run)
         elif runs and runs[-1][0] == sql and len(runs[-1][1]) < max_run:
-            runs[-1][1].append(params)
+            run = runs[-1]
         else:
-            runs.append((sql, [params]))
+            run = (sql, [])
+            runs.append(run)
+        run[1].append(params)
+        if snapshot:
+            placed[(sql, params[0])] = (run[1], len(run[1]) - 1, others.get(table, 0))
     return runs
 
 
@@ -132,8 +158,15 @@ class StorageFailed(Exception):
 class BatchWriter:
     """Commits submitted changes in batches, on its own thread and connection."""
 
-    def __init__(self, path: str, pragmas: Iterable[str] = (), max_batch: int = 20_000) -> None:
+    def __init__(
+        self,
+        path: str,
+        pragmas: Iterable[str] = (),
+        max_batch: int = 20_000,
+        snapshots: Iterable[str] = (),
+    ) -> None:
         self._path = path
+        self._snapshots = frozenset(snapshots)
         self._pragmas = list(pragmas)
         self._max_batch = max_batch
         self._cond = threading.Condition()
@@ -224,7 +257,7 @@ class BatchWriter:
             self._movable = movable_tables(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql, rows in plan(changes, self._movable, self._max_batch):
+            for sql, rows in plan(changes, self._movable, self._max_batch, self._snapshots):
                 if len(rows) == 1:
                     conn.execute(sql, rows[0])
                 else:

@@ -31,6 +31,9 @@ UPSERT_B = "INSERT OR REPLACE INTO b (id, v) VALUES (?, ?)"
 IGNORE_B = "INSERT OR IGNORE INTO b (id, v) VALUES (?, ?)"
 PARENT = "INSERT OR IGNORE INTO parent (id, v) VALUES (?, ?)"
 CHILD = "INSERT INTO child (p) VALUES (?)"
+SAVE_PARENT = "INSERT OR REPLACE INTO parent (id, v) VALUES (?, ?)"
+#: Whole-row saves keyed by id (as an interaction's record is).
+SNAPSHOTS = frozenset({UPSERT_A, SAVE_PARENT})
 
 ids = st.integers(0, 4)
 text = st.sampled_from(["x", "y", "z"])
@@ -41,6 +44,7 @@ change = st.one_of(
     st.tuples(st.just(IGNORE_B), st.tuples(ids, text)),
     st.tuples(st.just(PARENT), st.tuples(st.integers(5, 9), text)),  # new parents
     st.tuples(st.just(CHILD), st.tuples(st.integers(0, 1))),  # of a parent already there
+    st.tuples(st.just(SAVE_PARENT), st.tuples(st.integers(0, 9), text)),
 )
 
 
@@ -80,7 +84,7 @@ def test_planned_batches_leave_the_same_database(tmp_path_factory: Any, batch: l
         expected = dump(one)
     with contextlib.closing(fresh(folder / "runs.db")) as runs:
         movable = movable_tables(runs)
-        for sql, rows in plan(batch, movable, max_run=3):
+        for sql, rows in plan(batch, movable, max_run=3, snapshots=SNAPSHOTS):
             if len(rows) == 1:
                 runs.execute(sql, rows[0])
             else:
@@ -112,6 +116,34 @@ def test_interleaved_statements_become_one_run_each() -> None:
     # Tables that may not move keep their place and only merge when adjacent.
     pinned = plan([(PARENT, (1, "x")), (UPSERT_A, (1, "x")), (PARENT, (2, "x"))], frozenset(), 100)
     assert [len(rows) for _, rows in pinned] == [1, 1, 1]
+
+
+def test_a_later_snapshot_takes_the_place_of_an_earlier_one() -> None:
+    """Saves of one row collapse into the first one's place (with the last
+    one's values) unless another statement wrote to that table in between."""
+    batch = [
+        (SAVE_PARENT, (5, "created")),
+        (CHILD, (5,)),  # refers to it: it must exist from the first save on
+        (SAVE_PARENT, (6, "other")),
+        (SAVE_PARENT, (5, "offered")),
+        (SAVE_PARENT, (5, "accepted")),
+    ]
+    runs = plan(batch, frozenset(), 100, snapshots=SNAPSHOTS)
+    assert runs == [
+        (SAVE_PARENT, [(5, "accepted")]),
+        (CHILD, [(5,)]),
+        (SAVE_PARENT, [(6, "other")]),
+    ]
+    # Another statement on the table in between: both saves stay, in order.
+    kept = plan(
+        [(UPSERT_A, (1, "x")), (APPEND_A, ("y", 1)), (UPSERT_A, (1, "z"))],
+        frozenset({"a"}),
+        100,
+        snapshots=SNAPSHOTS,
+    )
+    assert kept == [(UPSERT_A, [(1, "x")]), (APPEND_A, [("y", 1)]), (UPSERT_A, [(1, "z")])]
+    # Without snapshots nothing collapses.
+    assert sum(len(rows) for _, rows in plan(batch, frozenset(), 100)) == 5
 
 
 def test_table_of_reads_each_kind_of_statement() -> None:
