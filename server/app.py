@@ -62,7 +62,7 @@ class App:
 
     async def start(self) -> None:
         s = self.settings
-        self.store = await Store.open(s.server.db, s.storage.synchronous)
+        self.store = await Store.open(s.server.db, s.storage.synchronous, s.storage.writer)
         self.runtime = Runtime(s, self.store, self.clock)
         await self.runtime.start()
         limits = s.limits

@@ -76,6 +76,9 @@ class StorageSection(Section, kw_only=True):
     #: SQLite ``synchronous``: FULL also survives power loss (an fsync per
     #: batch, cheap once batched); NORMAL survives a process crash only.
     synchronous: str = "FULL"
+    #: Where the batch writer runs: "process" (its own interpreter, no GIL
+    #: shared with the event loop) or "thread" (in this process).
+    writer: str = "process"
 
 
 class RoutingSection(Section, kw_only=True):

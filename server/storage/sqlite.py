@@ -21,6 +21,7 @@ from server.core.model import InteractionRecord
 from server.storage import case_rows
 from server.storage.migrate import migrate
 from server.storage.writer import BatchWriter, Change
+from server.storage.writer_process import ProcessWriter
 
 _json = msgspec.json.Encoder()
 
@@ -205,11 +206,18 @@ class Loaded:
 class Store:
     """An open SQLite database in WAL mode with its batch writer."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        path: str,
+        synchronous: str = "FULL",
+        writer: str = "process",
+    ) -> None:
         self.db = db
         self.path = path
         # The writer has a connection of its own; these settings are per connection.
-        self.writer = BatchWriter(
+        kind = ProcessWriter if writer == "process" else BatchWriter
+        self.writer: BatchWriter | ProcessWriter = kind(
             path,
             pragmas=[
                 f"PRAGMA synchronous = {synchronous.upper()}",
@@ -220,9 +228,13 @@ class Store:
         )
 
     @classmethod
-    async def open(cls, path: str | Path, synchronous: str = "FULL") -> Store:
+    async def open(
+        cls, path: str | Path, synchronous: str = "FULL", writer: str = "process"
+    ) -> Store:
         if synchronous.upper() not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError("synchronous must be FULL, NORMAL or EXTRA")
+        if writer not in ("process", "thread"):
+            raise ValueError("writer must be process or thread")
         if str(path) == ":memory:":
             raise ValueError("the store needs a file: its writer has a connection of its own")
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -237,8 +249,13 @@ class Store:
         except BaseException:
             await db.close()  # a refused database must not leak its connection thread
             raise
-        store = cls(db, str(path), synchronous)
+        store = cls(db, str(path), synchronous, writer)
         store.writer.start()
+        try:
+            await store.writer.ready()
+        except BaseException:
+            await store.close()
+            raise
         return store
 
     async def load(self, now: float) -> Loaded:

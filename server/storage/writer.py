@@ -22,133 +22,16 @@ anything, so an acknowledged change is always committed.
 from __future__ import annotations
 
 import asyncio
-import re
 import sqlite3
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import structlog
 
+from server.storage.batches import Change, movable_tables, write_batch
+
 log = structlog.get_logger(__name__)
-
-#: A change to write: (SQL statement, parameters).
-Change = tuple[str, tuple[Any, ...]]
-
-
-#: The row of an ``INSERT ... VALUES (?, ...)`` statement, at its very end.
-_VALUES = re.compile(r"\bVALUES\s*(\((?:\s*\?\s*,)*\s*\?\s*\))\s*$", re.IGNORECASE)
-
-
-def _write_rows(conn: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Rows of one statement, in order.
-
-    A plain ``INSERT ... VALUES (?, ...)`` goes as multi-row INSERTs of up to
-    256 rows (sizes are powers of two, so few statements get prepared):
-    ``executemany`` releases and retakes the GIL for every row, and each
-    retake may wait out the busy event loop thread's switch interval (5 ms).
-    Measured here, 500 message rows: 6 ms with an idle loop, 0.7 s with a
-    busy one; as multi-row INSERTs, 24 ms.
-    """
-    m = _VALUES.search(sql)
-    if m is None:
-        conn.executemany(sql, rows)
-        return
-    group = "," + m.group(1)
-    limit = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    most = max(1, min(256, limit // m.group(1).count("?")))
-    i = 0
-    while i < len(rows):
-        k = 1 << (min(most, len(rows) - i).bit_length() - 1)
-        conn.execute(sql + group * (k - 1), [p for row in rows[i : i + k] for p in row])
-        i += k
-
-
-#: The table a statement writes to.
-_TABLE = re.compile(
-    r"^\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+(\w+)",
-    re.IGNORECASE,
-)
-
-
-def table_of(sql: str) -> str | None:
-    m = _TABLE.match(sql)
-    return m.group(1).lower() if m else None
-
-
-def plan(
-    changes: list[Change],
-    movable: frozenset[str],
-    max_run: int,
-    snapshots: frozenset[str] = frozenset(),
-) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """The batch as runs of one statement each, in an order with the same result.
-
-    Routing interleaves statements (an interaction, a message, an agent's
-    status, the interaction again...). Statement by statement, each run would
-    be one or two rows, one ``execute`` each, and every ``execute`` releases
-    and retakes the GIL, which a busy event loop holds for up to 5 ms. So a
-    change joins the latest run of its own statement when nothing written to
-    its table since then used another statement. That moves writes to one
-    table past writes to *other* tables only, which changes nothing for
-    tables without foreign keys or triggers: ``movable`` (the writer works
-    them out from the schema). Order within a table is kept.
-
-    ``snapshots`` are statements that set a whole row from their parameters
-    alone, keyed by the first (an interaction's record). A chat is saved as
-    created, offered and accepted within milliseconds, usually in one batch,
-    and on a table with six indexes each save costs. A later snapshot of the
-    same row takes the place of the earlier one in the batch, when no other
-    statement wrote to that table in between: the row ends as it would have,
-    it exists from the same point on (rows referring to it still find it),
-    and no reader sees inside a transaction.
-    """
-    runs: list[tuple[str, list[tuple[Any, ...]]]] = []
-    latest: dict[str, tuple[str, list[tuple[Any, ...]]]] = {}
-    # Writes to each table by statements other than snapshots, counted so that
-    # a snapshot replaces an earlier one only with none of them in between.
-    others: dict[str | None, int] = {}
-    placed: dict[tuple[str, Any], tuple[list[tuple[Any, ...]], int, int]] = {}
-    for sql, params in changes:
-        table = table_of(sql)
-        snapshot = sql in snapshots
-        if snapshot:
-            earlier = placed.get((sql, params[0]))
-            if earlier is not None and earlier[2] == others.get(table, 0):
-                earlier[0][earlier[1]] = params
-                continue
-        else:
-            others[table] = others.get(table, 0) + 1
-        if table is not None and table in movable:
-            run = latest.get(table)
-            if run is None or run[0] != sql or len(run[1]) >= max_run:
-                run = (sql, [])
-                latest[table] = run
-                runs.append(run)
-        elif runs and runs[-1][0] == sql and len(runs[-1][1]) < max_run:
-            run = runs[-1]
-        else:
-            run = (sql, [])
-            runs.append(run)
-        run[1].append(params)
-        if snapshot:
-            placed[(sql, params[0])] = (run[1], len(run[1]) - 1, others.get(table, 0))
-    return runs
-
-
-def movable_tables(conn: sqlite3.Connection) -> frozenset[str]:
-    """Tables with no foreign key either way and no trigger: their writes may
-    move past writes to other tables within a transaction."""
-    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    pinned = {
-        t for (t,) in conn.execute("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'")
-    }
-    for t in tables:
-        refs = {r[2] for r in conn.execute(f"PRAGMA foreign_key_list({t!r})")}
-        if refs:
-            pinned |= refs | {t}
-    return frozenset(t.lower() for t in tables if t not in pinned)
 
 
 class StorageFailed(Exception):
@@ -203,6 +86,9 @@ class BatchWriter:
                 self._cond.notify()
         return future
 
+    async def ready(self) -> None:
+        """The thread reports a connection failure with its first batch."""
+
     @property
     def idle(self) -> bool:
         """Nothing submitted is waiting to be committed."""
@@ -252,21 +138,9 @@ class BatchWriter:
         self._loop.call_soon_threadsafe(self.poll)
 
     def _write(self, conn: sqlite3.Connection, changes: list[Change]) -> None:
-        """BEGIN, the changes (as runs of one statement, see :func:`plan`), COMMIT."""
         if self._movable is None:
             self._movable = movable_tables(conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for sql, rows in plan(changes, self._movable, self._max_batch, self._snapshots):
-                if len(rows) == 1:
-                    conn.execute(sql, rows[0])
-                else:
-                    _write_rows(conn, sql, rows)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        write_batch(conn, changes, self._movable, self._max_batch, self._snapshots)
 
     # ---------------------------------------------- back on the event loop
 

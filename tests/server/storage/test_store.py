@@ -30,12 +30,13 @@ def query(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any,
 class Stores:
     """Opens stores on one file; reopening closes the old one first."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, writer: str) -> None:
         self.path = path
+        self.writer = writer
         self.open_stores: list[Store] = []
 
     async def open(self) -> Store:
-        store = await Store.open(self.path)
+        store = await Store.open(self.path, writer=self.writer)
         self.open_stores.append(store)
         return store
 
@@ -55,9 +56,10 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "store.db"
 
 
-@pytest.fixture
-async def stores(path: Path) -> AsyncIterator[Stores]:
-    s = Stores(path)
+@pytest.fixture(params=["process", "thread"])
+async def stores(path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    """Stores with each kind of writer: the same guarantees from both."""
+    s = Stores(path, request.param)
     yield s
     for store in list(s.open_stores):
         await s.close(store)

@@ -275,27 +275,18 @@ async def test_new_agent_needs_password(connect) -> None:
 
 
 async def test_an_offer_does_not_wait_for_the_commit_but_the_ack_does(
-    agent, bot, server: App, monkeypatch: pytest.MonkeyPatch
+    agent, bot, server: App
 ) -> None:
     """While the writer is held, the agent already has the offer and the bot
     still waits for `created`; once the commit is done the bot gets it."""
     import sqlite3
-    import threading
-
-    from server.storage.writer import Change
 
     a = await agent("alice", ready=True)
     b = await bot()
-    assert server.store is not None
-    writer = server.store.writer
-    gate = threading.Event()
-    write = writer._write
-
-    def held_write(conn: sqlite3.Connection, changes: list[Change]) -> None:
-        gate.wait(10)
-        write(conn, changes)
-
-    monkeypatch.setattr(writer, "_write", held_write)
+    # Another connection holds the database's write lock: the writer's next
+    # transaction waits for it (busy_timeout), as behind a slow disk.
+    holder = sqlite3.connect(server.settings.server.db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
     try:
         asked = asyncio.ensure_future(
             b.request(StartChat(id=0, queue="sales", customer=Customer(name="Eve")))
@@ -305,6 +296,7 @@ async def test_an_offer_does_not_wait_for_the_commit_but_the_ack_does(
         await asyncio.sleep(0.2)
         assert not asked.done()  # not durable yet: no acknowledgement
     finally:
-        gate.set()
+        holder.execute("ROLLBACK")
+        holder.close()
     created = await asyncio.wait_for(asked, 5)
     assert created.interaction.id == offer.interaction.id

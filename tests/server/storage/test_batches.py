@@ -1,6 +1,6 @@
 """The writer's statement runs: fewer executes, the same database.
 
-A batch is rearranged into runs of one statement (server.storage.writer.plan).
+A batch is rearranged into runs of one statement (server.storage.batches.plan).
 The property test runs random batches both ways on real SQLite files and
 compares every table afterwards.
 """
@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.storage.writer import _write_rows, movable_tables, plan, table_of
+from server.storage.batches import movable_tables, plan, table_of, write_rows
 
 SCHEMA = """
 CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
@@ -88,7 +88,7 @@ def test_planned_batches_leave_the_same_database(tmp_path_factory: Any, batch: l
             if len(rows) == 1:
                 runs.execute(sql, rows[0])
             else:
-                _write_rows(runs, sql, rows)
+                write_rows(runs, sql, rows)
         assert dump(runs) == expected
 
 
