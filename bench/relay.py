@@ -550,18 +550,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def proc_cpu(pid: int) -> tuple[float, float, float]:
-    """CPU seconds of ``pid`` (all threads, main thread), and seconds its main
-    thread spent runnable but waiting for a core (CPU contention)."""
+def proc_cpu(pid: int) -> tuple[float, float, float, float]:
+    """CPU seconds of ``pid`` with its child processes (the SQLite writer
+    process), of its main thread, the seconds that thread spent runnable but
+    waiting for a core (CPU contention), and the children's CPU seconds."""
 
     def ticks(path: str) -> float:
         with open(path) as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
+    children = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            children += (int(fields[11]) + int(fields[12])) / CLK_TCK
     with open(f"/proc/{pid}/task/{pid}/schedstat") as f:
         runq_wait = int(f.read().split()[1]) / 1e9
-    return ticks(f"/proc/{pid}/stat"), ticks(f"/proc/{pid}/task/{pid}/stat"), runq_wait
+    own = ticks(f"/proc/{pid}/stat")
+    return own + children, ticks(f"/proc/{pid}/task/{pid}/stat"), runq_wait, children
 
 
 def machine_busy() -> tuple[float, float]:
@@ -599,8 +612,12 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
     raise RuntimeError("server did not start")
 
 
-def settings_toml(clients: int, per_client: list[list[int]], synchronous: str) -> str:
-    lines = ['log_level = "warning"', "", "[storage]", f'synchronous = "{synchronous}"', ""]
+def settings_toml(
+    clients: int, per_client: list[list[int]], synchronous: str, writer: str | None = None
+) -> str:
+    lines = ['log_level = "warning"', "", "[storage]", f'synchronous = "{synchronous}"']
+    # Only when asked: a --server-root tree from before the setting refuses it.
+    lines += [f'writer = "{writer}"', ""] if writer else [""]
     for k in range(clients):
         lines += [
             "[[queues]]",
@@ -671,7 +688,8 @@ def trial(variant: str, args: argparse.Namespace, profile_hook: Any = None) -> d
     per_client = [list(range(k, chats, args.clients)) for k in range(args.clients)]
     with tempfile.TemporaryDirectory(prefix=f"relay-{variant}-") as d:
         tmp = Path(d)
-        (tmp / "bench.toml").write_text(settings_toml(args.clients, per_client, args.synchronous))
+        toml = settings_toml(args.clients, per_client, args.synchronous, args.writer)
+        (tmp / "bench.toml").write_text(toml)
         port = free_port()
         busy_before = wait_quiet(args.quiet, args.quiet_wait)
         t_setup = time.time()
@@ -749,7 +767,8 @@ def trial(variant: str, args: argparse.Namespace, profile_hook: Any = None) -> d
             "p50_ms": percentile(lat, 0.50) * 1000,
             "p99_ms": percentile(lat, 0.99) * 1000,
             "max_ms": (lat[-1] * 1000) if lat else None,
-            "server_cpu": (s1[0] - s0[0]) / (w1 - w0),  # cores busy (all threads)
+            "server_cpu": (s1[0] - s0[0]) / (w1 - w0),  # cores busy (all threads, writer)
+            "server_cpu_writer_process": (s1[3] - s0[3]) / (w1 - w0),
             "server_cpu_main_thread": (s1[1] - s0[1]) / (w1 - w0),
             "server_main_thread_runq_wait": (s1[2] - s0[2]) / (w1 - w0),
             "client_cpu": sum(r["client_cpu_s"] for r in results) / window,
@@ -885,6 +904,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument(
+        "--writer", default=None, choices=["process", "thread"],
+        help="Switchboard's batch writer (default: the server's default, a process)",
+    )
+    parser.add_argument(
         "--synchronous", default="FULL", choices=["FULL", "NORMAL"],
         help="Switchboard's SQLite synchronous setting (FULL, the default, fsyncs every commit)",
     )  # fmt: skip
@@ -960,6 +983,7 @@ def main() -> int:
                 "window_per_chat": args.window,
                 "rate": args.rate,
                 "synchronous": args.synchronous,
+                "writer": args.writer,
                 **r,
             }
             path.write_text(json.dumps(data, indent=1) + "\n")
