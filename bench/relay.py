@@ -904,7 +904,9 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument(
-        "--writer", default=None, choices=["process", "thread"],
+        "--writer",
+        default=None,
+        choices=["process", "thread"],
         help="Switchboard's batch writer (default: the server's default, a process)",
     )
     parser.add_argument(

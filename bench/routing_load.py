@@ -66,12 +66,33 @@ async def seed(db: str, s: LoadSettings, bots: int) -> tuple[list[str], list[str
     return agents, secrets, gw
 
 
+def server_offer_latency(port: int) -> dict[str, float]:
+    """The server's own histogram of creation -> offer made (before the
+    socket write): the share of offers within each bucket, to tell the
+    server's part of the latency from the way to the agent process."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        text = r.read().decode()
+    buckets: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("switchboard_offer_latency_seconds_bucket{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[le] = float(line.rsplit(" ", 1)[1])
+    total = buckets.get("+Inf", 0.0) or 1.0
+    return {
+        str(round(float(le) * 1000, 3)): round(n / total, 5)
+        for le, n in buckets.items()
+        if le != "+Inf" and float(le) <= 0.05
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--rates", default="500,2000")
     parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--processes", type=int, default=3, help="client processes")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--bots", type=int, default=12)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "routing_load.json"))
     args = parser.parse_args()
@@ -99,6 +120,7 @@ def main() -> int:
                 except OSError:
                     time.sleep(0.1)
             result = run_load(s, live=False, prepared=prepared)
+            inside = server_offer_latency(port)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -108,6 +130,7 @@ def main() -> int:
             "created_per_s": round(result["counts"].get("created", 0) / args.duration, 1),
             "offer_latency_ms": result["offer_latency_ms"],
             "queue_wait_ms": result["queue_wait_ms"],
+            "server_offers_within_ms": inside,
             "errors": result["errors"],
             "client_cpu_seconds": result["client_cpu_seconds"],
             "verification": result["verification"]["ok"],

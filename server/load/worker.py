@@ -5,7 +5,8 @@ share), answer every customer message and record what they got. Bots open
 chats as a Poisson process, send their customer's messages once the chat is
 assigned, wait for the answers, stay for the handle time and end the chat.
 Every text carries its send time, so latencies are measured where the text
-arrives (all processes share the machine's clock).
+arrives (all processes share the machine's clock): when the lean client reads
+it from the socket, before this process's own tasks get to it.
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ class Recorder:
         }
 
 
+def _arrived(c: AnyClient) -> float:
+    """When the push just taken from ``c.pushes`` arrived: read from the socket
+    (lean client) or now (full client)."""
+    return c.arrivals.popleft() if isinstance(c, LeanClient) else time.time()
+
+
 def _stamp(text: str) -> float:
     return float(text.rsplit("@", 1)[1])
 
@@ -170,16 +177,16 @@ class Worker:
         pending: set[asyncio.Task[None]] = set()
         while True:
             push = await c.pushes.get()
+            at = _arrived(c)
             if isinstance(push, Offered):
-                now = time.time()
-                self.rec.offer_latency.append(now - push.interaction.created_at)
+                self.rec.offer_latency.append(at - push.interaction.created_at)
                 self.rec.counts["offered"] += 1
                 task = asyncio.ensure_future(self._take(c, push))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
             elif isinstance(push, NewMessage) and push.message.author == "customer":
                 m = push.message
-                self.rec.relay_latency.append(time.time() - _stamp(m.text))
+                self.rec.relay_latency.append(at - _stamp(m.text))
                 self.rec.agent_got[m.interaction].append(m.text)
                 task = asyncio.ensure_future(self._reply(c, m.interaction, m.text))
                 pending.add(task)
@@ -250,9 +257,10 @@ class Worker:
     async def _bot_pushes(self, c: AnyClient, inbox: dict[str, asyncio.Queue[Any]]) -> None:
         while True:
             push = await c.pushes.get()
+            at = _arrived(c)
             if isinstance(push, NewMessage) and push.message.author == "agent":
                 m = push.message
-                self.rec.relay_latency.append(time.time() - _stamp(m.text))
+                self.rec.relay_latency.append(at - _stamp(m.text))
                 self.rec.bot_got[m.interaction].append(m.text)
                 inbox[m.interaction].put_nowait(push)
             elif isinstance(push, InteractionChanged):

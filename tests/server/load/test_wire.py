@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 
 import pytest
 from websockets.frames import Frame, Opcode
@@ -88,6 +89,11 @@ async def test_agent_offered_accepts_and_errors(server: App, encoding: str) -> N
         assert push.interaction.id == created.interaction.id
         assert lean.last_seq >= push.seq > 0
         offer = push.offer
+        # Each queued push has its arrival time, in order, from before it was taken.
+        assert len(lean.arrivals) == lean.last_seq  # one per push (none taken off here)
+        stamps = list(lean.arrivals)
+        assert stamps == sorted(stamps) and stamps[-1] <= time.time()
+        assert stamps[-1] >= push.interaction.created_at - 0.5  # same machine, same clock
         await lean.request(Accept(id=0, offer=offer))
         async with asyncio.timeout(5):
             while not isinstance(push := await lean.pushes.get(), InteractionChanged):
@@ -117,6 +123,21 @@ async def test_answers_the_servers_pings(server: App) -> None:
     await asyncio.sleep(1.5)
     assert not lean.closed.done()
     assert (await lean.request(SetStatus(id=0, status="ready"))) is not None
+    await lean.close()
+
+
+async def test_a_request_without_reply_times_out(
+    server: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply that does not come within the timeout raises TimeoutError and
+    leaves nothing waiting behind."""
+    lean = await LeanClient.connect(f"ws://127.0.0.1:{server.port}/ws")
+    await lean.login("bob", "bob-demo")
+    with monkeypatch.context() as m:
+        m.setattr(lean, "_write", lambda opcode, payload: None)  # the request is never sent
+        with pytest.raises(TimeoutError):
+            await lean.request(SetStatus(id=0, status="ready"), timeout=0.2)
+    assert not lean._waiting
     await lean.close()
 
 
