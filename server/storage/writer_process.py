@@ -77,6 +77,7 @@ class ProcessWriter:
         self._in = bytearray()
         self._last_read = 0.0
         self._closing = False
+        self._eof = False  # the child's end of the pipe has closed
         self._outstanding = 0
         self.on_commit: Callable[[], None] | None = None
         self.failed: StorageFailed | None = None
@@ -235,7 +236,7 @@ class ProcessWriter:
             self._read()
 
     def _read(self) -> None:
-        if self._rfd < 0:
+        if self._rfd < 0 or self._eof:
             return
         while True:
             try:
@@ -246,6 +247,7 @@ class ProcessWriter:
                 self._broken(None, exc)
                 return
             if not data:
+                self._eof = True
                 self._gone()
                 break
             self._in += data
