@@ -158,11 +158,7 @@ class ProcessWriter:
         if future is None:
             future = self._future = self._loop.create_future()
             self._outstanding += 1
-            # While a batch is in flight the next one gathers here and leaves
-            # when it is committed (_committed_through): one pipe write and
-            # one wake-up of the child per transaction, not per loop turn.
-            if not self._inflight:
-                self._loop.call_soon(self._send)
+            self._loop.call_soon(self._send)
         return future
 
     @property
@@ -273,8 +269,6 @@ class ProcessWriter:
             future.set_result(None)
             if self.on_commit:
                 self.on_commit()
-        if not self._inflight and self._future is not None:
-            self._send()  # what gathered during the commit
 
     def _gone(self) -> None:
         """The child's end of the pipe closed."""
