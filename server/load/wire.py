@@ -137,9 +137,14 @@ class LeanClient(asyncio.Protocol):
             + client.codec.subprotocol.encode() + b"\r\n\r\n"
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(open_timeout):
-            await loop.create_connection(lambda: client, parts.hostname, port)
-            await client._opened
+        try:
+            async with asyncio.timeout(open_timeout):
+                await loop.create_connection(lambda: client, parts.hostname, port)
+                await client._opened
+        except BaseException:
+            if client._transport is not None:  # connected, but no upgrade in time
+                client._transport.abort()
+            raise
         return client
 
     # ------------------------------------------------------------ protocol

@@ -147,3 +147,24 @@ async def test_no_upgrade_is_a_clear_failure(server: App) -> None:
         await LeanClient.connect(f"ws://127.0.0.1:{server.port}/healthz", open_timeout=5)
     with pytest.raises(ValueError, match="ws://"):
         await LeanClient.connect("wss://127.0.0.1:1/ws")
+
+
+async def test_a_silent_server_times_out_and_the_socket_is_closed() -> None:
+    """A peer that accepts and never answers the upgrade: TimeoutError within
+    open_timeout, and the half-open connection is not left behind."""
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client goes away
+        closed.set()
+        writer.close()
+
+    listener = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(TimeoutError):
+            await LeanClient.connect(f"ws://127.0.0.1:{port}/ws", open_timeout=0.3)
+        await asyncio.wait_for(closed.wait(), 5)
+    finally:
+        listener.close()
+        await listener.wait_closed()
