@@ -39,9 +39,12 @@ class ServerError(Exception):
         self.code = str(frame.code)
 
 
-class Client:
-    def __init__(self, ws: ClientConnection, codec: Codec) -> None:
-        self.ws = ws
+class ClientBase:
+    """What any client of the protocol does with the frames it gets, and its
+    logins; subclasses carry the frames (:class:`Client` over websockets, the
+    load tester's lean client over a raw asyncio protocol)."""
+
+    def __init__(self, codec: Codec) -> None:
         self.codec = codec
         self.pushes: asyncio.Queue[Push] = asyncio.Queue()
         #: Error frames that named no request (malformed input).
@@ -50,6 +53,46 @@ class Client:
         self.welcome: Welcome | None = None
         self._ids = itertools.count(1)
         self._waiting: dict[int | str, asyncio.Future[Any]] = {}
+
+    def _received(self, frame: Any) -> None:
+        """A decoded server frame: a push is queued, a reply answers its request."""
+        if isinstance(frame, Push):
+            self.last_seq = frame.seq
+            self.pushes.put_nowait(frame)
+            return
+        future = self._waiting.pop(frame.id, None) if frame.id is not None else None
+        if future is not None and not future.done():
+            future.set_result(frame)
+        elif isinstance(frame, Error):
+            self.orphan_errors.put_nowait(frame)
+
+    def _lost(self) -> None:
+        """The connection is gone: every request still waiting fails."""
+        for future in self._waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
+        self._waiting.clear()
+
+    async def request(self, frame: Request, timeout: float = 10.0) -> Any:
+        raise NotImplementedError
+
+    async def login(self, username: str, password: str) -> Welcome:
+        self.welcome = await self.request(Login(id=0, username=username, password=password))
+        return self.welcome
+
+    async def login_key(self, api_key: str, last_seq: int | None = None) -> Welcome:
+        self.welcome = await self.request(LoginKey(id=0, api_key=api_key, last_seq=last_seq))
+        return self.welcome
+
+    async def resume(self, token: str, last_seq: int = 0) -> Welcome:
+        self.welcome = await self.request(Resume(id=0, token=token, last_seq=last_seq))
+        return self.welcome
+
+
+class Client(ClientBase):
+    def __init__(self, ws: ClientConnection, codec: Codec) -> None:
+        super().__init__(codec)
+        self.ws = ws
         self._reader = asyncio.get_running_loop().create_task(self._read())
 
     @classmethod
@@ -88,22 +131,11 @@ class Client:
     async def _read(self) -> None:
         try:
             async for data in self.ws:
-                frame = self.codec.decode_server(data)
-                if isinstance(frame, Push):
-                    self.last_seq = frame.seq
-                    self.pushes.put_nowait(frame)
-                    continue
-                future = self._waiting.pop(frame.id, None) if frame.id is not None else None
-                if future is not None and not future.done():
-                    future.set_result(frame)
-                elif isinstance(frame, Error):
-                    self.orphan_errors.put_nowait(frame)
+                self._received(self.codec.decode_server(data))
         except ConnectionClosed:
             pass
         finally:
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("connection closed"))
+            self._lost()
 
     async def send_raw(self, data: bytes | str) -> None:
         await self.ws.send(data)
@@ -137,17 +169,3 @@ class Client:
             if kind is None or tag_of(push) == kind:
                 out.append(push)
         return out
-
-    # ------------------------------------------------------------------ login
-
-    async def login(self, username: str, password: str) -> Welcome:
-        self.welcome = await self.request(Login(id=0, username=username, password=password))
-        return self.welcome
-
-    async def login_key(self, api_key: str, last_seq: int | None = None) -> Welcome:
-        self.welcome = await self.request(LoginKey(id=0, api_key=api_key, last_seq=last_seq))
-        return self.welcome
-
-    async def resume(self, token: str, last_seq: int = 0) -> Welcome:
-        self.welcome = await self.request(Resume(id=0, token=token, last_seq=last_seq))
-        return self.welcome

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import itertools
 import os
 import struct
 import time
@@ -30,11 +29,11 @@ from typing import Any, cast
 
 import msgspec
 
-from protocol.auth import Login, LoginKey, Welcome
 from protocol.base import Push, Request
-from protocol.client import ServerError
+from protocol.client import ClientBase, ServerError
 from protocol.codec import JSON, MSGPACK, Codec
 from protocol.common import Error
+from server.transport.framing import payload_length
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _MAX_HEAD = 16_384  # bytes of handshake response before giving up
@@ -66,18 +65,9 @@ def parse_frames(buf: bytearray) -> list[tuple[bool, int, bytes]]:
     end = len(buf)
     while end - pos >= 2:
         b0, b1 = buf[pos], buf[pos + 1]
-        n = b1 & 0x7F
-        head = 2
-        if n == 126:
-            if end - pos < 4:
-                break
-            n = int.from_bytes(buf[pos + 2 : pos + 4], "big")
-            head = 4
-        elif n == 127:
-            if end - pos < 10:
-                break
-            n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-            head = 10
+        n, head = payload_length(buf, pos, end)
+        if n < 0:
+            break
         if b1 & 0x80:
             raise ConnectionError("the server sent a masked frame")
         if end - pos < head + n:
@@ -94,19 +84,14 @@ def _expire(future: asyncio.Future[Any]) -> None:
         future.set_exception(TimeoutError("no reply in time"))
 
 
-class LeanClient(asyncio.Protocol):
+class LeanClient(ClientBase, asyncio.Protocol):
     def __init__(self, codec: Codec) -> None:
-        self.codec = codec
-        self.pushes: asyncio.Queue[Push] = asyncio.Queue()
+        super().__init__(codec)
         #: When each push in :attr:`pushes` was read from the socket
         #: (``time.time()``), in the same order: latencies measured at arrival
         #: leave out how long the load process takes to get to the push.
         self.arrivals: deque[float] = deque()
-        self.last_seq = 0
-        self.welcome: Welcome | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._ids = itertools.count(1)
-        self._waiting: dict[int | str, asyncio.Future[Any]] = {}
         self._transport: asyncio.Transport | None = None
         self._opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._request_head = b""
@@ -204,28 +189,17 @@ class LeanClient(asyncio.Protocol):
                     return
                 payload = b"".join(self._fragments)
                 self._fragments = []
-            self._message(payload)
-
-    def _message(self, data: bytes) -> None:
-        frame = self.codec.decode_server(data)
-        if isinstance(frame, Push):
-            self.last_seq = frame.seq
-            self.arrivals.append(self._now)
-            self.pushes.put_nowait(frame)
-            return
-        future = self._waiting.pop(frame.id, None) if frame.id is not None else None
-        if future is not None and not future.done():
-            future.set_result(frame)
+            frame = self.codec.decode_server(payload)
+            if isinstance(frame, Push):
+                self.arrivals.append(self._now)
+            self._received(frame)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None
         error = exc or ConnectionError("connection closed")
         if not self._opened.done():
             self._opened.set_exception(error)
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(ConnectionError("connection closed"))
-        self._waiting.clear()
+        self._lost()
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -259,14 +233,6 @@ class LeanClient(asyncio.Protocol):
         if isinstance(reply, Error):
             raise ServerError(reply)
         return reply
-
-    async def login(self, username: str, password: str) -> Welcome:
-        self.welcome = await self.request(Login(id=0, username=username, password=password))
-        return self.welcome
-
-    async def login_key(self, api_key: str, last_seq: int | None = None) -> Welcome:
-        self.welcome = await self.request(LoginKey(id=0, api_key=api_key, last_seq=last_seq))
-        return self.welcome
 
     async def close(self, timeout: float = 2.0) -> None:
         """Close with 1000 and wait (up to ``timeout``) for the server's close."""

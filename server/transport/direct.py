@@ -34,6 +34,8 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 from websockets.speedups import apply_mask
 
+from server.transport.framing import payload_length
+
 Message = bytes | str
 
 #: Reading pauses when this many messages wait behind a command that awaits.
@@ -182,18 +184,9 @@ class DirectConnection(ServerConnection):
             b0 = view[pos]
             b1 = view[pos + 1]
             opcode = b0 & 0x0F
-            size = b1 & 0x7F
-            head = 2
-            if size == 126:
-                if end - pos < 4:
-                    break
-                size = int.from_bytes(view[pos + 2 : pos + 4], "big")
-                head = 4
-            elif size == 127:
-                if end - pos < 10:
-                    break
-                size = int.from_bytes(view[pos + 2 : pos + 10], "big")
-                head = 10
+            size, head = payload_length(view, pos, end)
+            if size < 0:
+                break
             total = head + 4 + size
             if not (
                 b0 & 0x70 == 0  # no reserved bits: no extension is ever negotiated

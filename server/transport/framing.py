@@ -1,4 +1,5 @@
-"""Server-to-client websocket frames, built without websockets' frame objects.
+"""Websocket frame headers without websockets' frame objects: server-to-client
+frames built in one go, and the length field of a frame read.
 
 A commit releases many frames to one connection at once. Going through
 ``Protocol.send_binary`` builds a ``Frame`` object per message and serialises
@@ -35,3 +36,16 @@ def encode_frames(payloads: Iterable[bytes], first_byte: int) -> bytes:
             append(_LEN64.pack(first_byte, 127, n))
         append(data)
     return b"".join(parts)
+
+
+def payload_length(buf: bytes | bytearray | memoryview, pos: int, end: int) -> tuple[int, int]:
+    """The payload length of the frame starting at ``buf[pos]`` and the size of
+    its header up to the mask key (2, 4 or 10 bytes); ``(-1, 0)`` while those
+    bytes have not all arrived (``end`` is where the data in ``buf`` ends)."""
+    size = buf[pos + 1] & 0x7F
+    if size < 126:
+        return size, 2
+    head = 4 if size == 126 else 10
+    if end - pos < head:
+        return -1, 0
+    return int.from_bytes(buf[pos + 2 : pos + head], "big"), head
