@@ -38,7 +38,37 @@ class StorageFailed(Exception):
     """The database refused a batch; the process must stop (see runtime)."""
 
 
-class BatchWriter:
+class Resolutions:
+    """What both writers (thread and process) keep for the runtime: the
+    futures not yet resolved, the commit hook, the failure, the counts."""
+
+    def __init__(self) -> None:
+        self._outstanding = 0  # futures not yet resolved (event-loop thread only)
+        self.on_commit: Callable[[], None] | None = None
+        self.failed: StorageFailed | None = None
+        self.batches = 0
+        self.rows = 0
+
+    @property
+    def idle(self) -> bool:
+        """Nothing submitted is waiting to be committed."""
+        return self._outstanding == 0
+
+    def _committed(self, future: asyncio.Future[None], rows: int) -> None:
+        self.batches += 1
+        self.rows += rows
+        self._outstanding -= 1
+        future.set_result(None)
+        if self.on_commit:
+            self.on_commit()
+
+    def _fail(self, future: asyncio.Future[None], exc: StorageFailed) -> None:
+        self._outstanding -= 1
+        future.set_exception(exc)
+        future.exception()  # mark retrieved: the runtime handles failure itself
+
+
+class BatchWriter(Resolutions):
     """Commits submitted changes in batches, on its own thread and connection."""
 
     def __init__(
@@ -48,6 +78,7 @@ class BatchWriter:
         max_batch: int = 20_000,
         snapshots: Iterable[str] = (),
     ) -> None:
+        super().__init__()
         self._path = path
         self._snapshots = frozenset(snapshots)
         self._pragmas = list(pragmas)
@@ -59,14 +90,9 @@ class BatchWriter:
         self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._outstanding = 0  # futures not yet resolved (event-loop thread only)
         self._movable: frozenset[str] | None = None  # writer thread only
         #: Batches the thread finished, for the event loop: (future, rows, error).
         self._done: deque[tuple[asyncio.Future[None] | None, int, BaseException | None]] = deque()
-        self.on_commit: Callable[[], None] | None = None
-        self.failed: StorageFailed | None = None
-        self.batches = 0
-        self.rows = 0
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -88,11 +114,6 @@ class BatchWriter:
 
     async def ready(self) -> None:
         """The thread reports a connection failure with its first batch."""
-
-    @property
-    def idle(self) -> bool:
-        """Nothing submitted is waiting to be committed."""
-        return self._outstanding == 0
 
     @property
     def queued(self) -> int:
@@ -161,14 +182,6 @@ class BatchWriter:
             else:
                 self._broken(future, exc, rows)
 
-    def _committed(self, future: asyncio.Future[None], rows: int) -> None:
-        self.batches += 1
-        self.rows += rows
-        self._outstanding -= 1
-        future.set_result(None)
-        if self.on_commit:
-            self.on_commit()
-
     def _broken(self, future: asyncio.Future[None] | None, exc: BaseException, rows: int) -> None:
         log.error("storage_batch_failed", rows=rows, error=repr(exc))
         self.failed = StorageFailed(repr(exc))
@@ -178,9 +191,7 @@ class BatchWriter:
             self._pending = []
         for f in (future, waiting):
             if f is not None:
-                self._outstanding -= 1
-                f.set_exception(self.failed)
-                f.exception()  # mark retrieved: the runtime handles failure itself
+                self._fail(f, self.failed)
         if self.on_commit:
             self.on_commit()
 

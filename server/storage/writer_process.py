@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ import msgspec
 import structlog
 
 from server.storage.batches import Change
-from server.storage.writer import StorageFailed
+from server.storage.writer import Resolutions, StorageFailed
 from server.storage.writer_child import cut, frame
 
 log = structlog.get_logger(__name__)
@@ -42,7 +42,7 @@ _POLL_EVERY = 0.0002  # seconds between the runtime's reads of the pipe (poll)
 _F_SETPIPE_SZ = 1031  # Linux: room for a burst of batches while the child commits
 
 
-class ProcessWriter:
+class ProcessWriter(Resolutions):
     """Commits submitted changes in batches, in a child process."""
 
     def __init__(
@@ -52,6 +52,7 @@ class ProcessWriter:
         max_batch: int = 20_000,
         snapshots: Iterable[str] = (),
     ) -> None:
+        super().__init__()
         self._config = {
             "path": path,
             "pragmas": list(pragmas),
@@ -78,11 +79,6 @@ class ProcessWriter:
         self._last_read = 0.0
         self._closing = False
         self._eof = False  # the child's end of the pipe has closed
-        self._outstanding = 0
-        self.on_commit: Callable[[], None] | None = None
-        self.failed: StorageFailed | None = None
-        self.batches = 0
-        self.rows = 0
 
     # ----------------------------------------------------------- lifecycle
 
@@ -160,11 +156,6 @@ class ProcessWriter:
             self._outstanding += 1
             self._loop.call_soon(self._send)
         return future
-
-    @property
-    def idle(self) -> bool:
-        """Nothing submitted is waiting to be committed."""
-        return self._outstanding == 0
 
     @property
     def queued(self) -> int:
@@ -263,12 +254,7 @@ class ProcessWriter:
     def _committed_through(self, batch_id: int) -> None:
         while self._inflight and self._inflight[0][0] <= batch_id:
             _, future, rows = self._inflight.popleft()
-            self.batches += 1
-            self.rows += rows
-            self._outstanding -= 1
-            future.set_result(None)
-            if self.on_commit:
-                self.on_commit()
+            self._committed(future, rows)
 
     def _gone(self) -> None:
         """The child's end of the pipe closed."""
@@ -278,11 +264,6 @@ class ProcessWriter:
             self._ready.set_exception(StorageFailed("the writer process did not start"))
         if self._inflight or self._future is not None or not self._closing:
             self._broken(None, StorageFailed("the writer process exited"))
-
-    def _fail(self, future: asyncio.Future[None], exc: StorageFailed) -> None:
-        self._outstanding -= 1
-        future.set_exception(exc)
-        future.exception()  # mark retrieved: the runtime handles failure itself
 
     def _broken(self, future: asyncio.Future[None] | None, exc: BaseException) -> None:
         if self.failed is None:
