@@ -41,6 +41,7 @@ import array
 import asyncio
 import base64
 import collections
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -108,6 +109,7 @@ class WS(asyncio.Protocol):
         self.open = asyncio.get_running_loop().create_future()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.on_message: Any = None
+        self.after_read: Any = None  # called once per read, after its frames
         self.transport: asyncio.Transport | None = None
         self.closed = False
 
@@ -173,6 +175,8 @@ class WS(asyncio.Protocol):
             elif op == 0x8:
                 self.closed = True
         del buf[:pos]
+        if self.after_read is not None:
+            self.after_read()
 
     def send(self, payload: bytes) -> None:
         self.transport.write(ws_frame(payload))  # type: ignore[union-attr]
@@ -216,6 +220,7 @@ class Chat:
         "next_ack",
         "next_recv",
         "order_errors",
+        "owed",
         "parts",
         "recv",
         "sent",
@@ -245,6 +250,7 @@ class Chat:
         self.next_ack = 0
         self.order_errors = 0
         self.ack_errors = 0
+        self.owed = 0  # deliveries in the current read, each owing the next send
         self.times: collections.deque[float] = collections.deque()
 
     def frame(self, i: int) -> bytes:
@@ -340,11 +346,26 @@ class LoadGen:
 
     # -- hot path
 
-    def _send(self, chat: Chat) -> None:
-        i = chat.sent
-        chat.sent = i + 1
-        chat.times.append(time.perf_counter())
-        chat.bot.transport.write(chat.frame(i))  # type: ignore[union-attr]
+    def _send(self, chat: Chat, count: int = 1) -> None:
+        """The chat's next ``count`` messages, in one socket write."""
+        now = time.perf_counter()
+        frames = []
+        for _ in range(count):
+            i = chat.sent
+            chat.sent = i + 1
+            chat.times.append(now)
+            frames.append(chat.frame(i))
+        chat.bot.transport.write(b"".join(frames) if count > 1 else frames[0])  # type: ignore[union-attr]
+
+    def _send_owed(self, chat: Chat) -> None:
+        # Every delivery in one read of the agent's socket frees a place in
+        # the window: refill them with one write, as any client sending
+        # several frames at once does (a system call per frame was 40 % of
+        # this process's time). Both variants get the same treatment.
+        if chat.owed:
+            count, chat.owed = chat.owed, 0
+            if self.sending:
+                self._send(chat, count)
 
     def _received(self, chat: Chat, idx: int, n: int) -> None:
         now = time.perf_counter()
@@ -357,7 +378,7 @@ class LoadGen:
             self.count += 1
             self.lat.append(now - t)
         if self.sending:
-            self._send(chat)
+            chat.owed += 1  # sent by _send_owed once the read is done
 
     async def _pace(self, rate: float) -> None:
         """Send ``rate`` messages/s in all, spread over the chats."""
@@ -379,6 +400,7 @@ class LoadGen:
 
     def _arm(self) -> None:
         for chat in self.chats:
+            chat.agent.after_read = functools.partial(self._send_owed, chat)
             if self.variant == "bare":
                 chat.agent.on_message = self._bare_agent(chat)
             else:

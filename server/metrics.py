@@ -2,7 +2,33 @@
 
 from __future__ import annotations
 
+from collections import Counter as Tally
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+
+class FrameCounts(Collector):
+    """Client frames received, by type: a plain tally, read at scrape time.
+
+    Counted once per frame on the relay's hot path, where a prometheus
+    ``Counter`` child takes a lock on every ``inc()`` (4 % of the loop's
+    samples in the relay benchmark); the loop is one thread, so a dict
+    increment is enough.
+    """
+
+    def __init__(self) -> None:
+        self.by_type: Tally[str] = Tally()
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "switchboard_frames_received", "Client frames by type", labels=["type"]
+        )
+        for kind, n in sorted(self.by_type.items()):
+            family.add_metric([kind], n)
+        yield family
 
 
 class Metrics:
@@ -11,9 +37,8 @@ class Metrics:
         self.connections = Gauge(
             "switchboard_connections", "Open authenticated connections", ["role"], registry=r
         )
-        self.frames = Counter(
-            "switchboard_frames_received_total", "Client frames by type", ["type"], registry=r
-        )
+        self.frames = FrameCounts()
+        r.register(self.frames)
         self.errors = Counter(
             "switchboard_errors_total", "Error frames sent, by code", ["code"], registry=r
         )

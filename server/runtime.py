@@ -62,11 +62,11 @@ class ApiKey:
 
 def make_id_factory() -> Callable[[str], str]:
     """Ids unique across restarts without asking the database: time + counter."""
-    start = time.time_ns() // 1_000_000
+    start = f"{time.time_ns() // 1_000_000:x}"  # formatted once: every message takes an id
     counter = itertools.count()
 
     def new_id(prefix: str) -> str:
-        return f"{prefix}-{start:x}-{next(counter):x}"
+        return f"{prefix}-{start}-{next(counter):x}"
 
     return new_id
 

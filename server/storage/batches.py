@@ -1,9 +1,10 @@
 """Batches of changes as few statements: what the writer (thread or process)
-runs inside each transaction. Only ``re`` and ``sqlite3``: the writer process
+runs inside each transaction. Only the standard library: the writer process
 imports this and nothing heavier."""
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from typing import Any
@@ -47,6 +48,7 @@ _TABLE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)  # a regex per row was 3 % of the writer process
 def table_of(sql: str) -> str | None:
     m = _TABLE.match(sql)
     return m.group(1).lower() if m else None
@@ -132,15 +134,25 @@ def write_batch(
     movable: frozenset[str],
     max_run: int,
     snapshots: frozenset[str],
+    multi_row: bool,
 ) -> None:
-    """BEGIN, the changes (as runs of one statement, see :func:`plan`), COMMIT."""
+    """BEGIN, the changes (as runs of one statement, see :func:`plan`), COMMIT.
+
+    ``multi_row`` writes runs of plain INSERTs as multi-row INSERTs
+    (:func:`write_rows`), for a writer thread that shares the GIL with the
+    event loop. A process of its own has nobody to wait for, and there
+    ``executemany`` costs half as much: 150-row transactions of messages,
+    6.3-8.0 us a row against 11.7-14.0 as multi-row INSERTs.
+    """
     conn.execute("BEGIN IMMEDIATE")
     try:
         for sql, rows in plan(changes, movable, max_run, snapshots):
             if len(rows) == 1:
                 conn.execute(sql, rows[0])
-            else:
+            elif multi_row:
                 write_rows(conn, sql, rows)
+            else:
+                conn.executemany(sql, rows)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -161,7 +161,7 @@ class BatchWriter(Resolutions):
     def _write(self, conn: sqlite3.Connection, changes: list[Change]) -> None:
         if self._movable is None:
             self._movable = movable_tables(conn)
-        write_batch(conn, changes, self._movable, self._max_batch, self._snapshots)
+        write_batch(conn, changes, self._movable, self._max_batch, self._snapshots, multi_row=True)
 
     # ---------------------------------------------- back on the event loop
 

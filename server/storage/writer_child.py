@@ -97,7 +97,7 @@ def serve(fd_in: int, fd_out: int, config: dict[str, Any]) -> int:
                 changes.extend((statements[sql_id], params) for sql_id, params in f[2])
         if last is not None:
             try:
-                write_batch(conn, changes, movable, max_run, snapshots)
+                write_batch(conn, changes, movable, max_run, snapshots, multi_row=False)
             except Exception as exc:
                 _send(fd_out, frame([2, last, repr(exc)], encoder))
                 return 1
