@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 import structlog
 
-from server.storage.batches import Change, movable_tables, write_batch
+from server.storage.batches import Change, bind_none_cheaply, movable_tables, write_batch
 
 log = structlog.get_logger(__name__)
 
@@ -126,6 +126,7 @@ class BatchWriter(Resolutions):
     def _run(self) -> None:
         loop = self._loop
         assert loop is not None
+        bind_none_cheaply()
         try:
             conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             for pragma in self._pragmas:

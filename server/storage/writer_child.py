@@ -30,7 +30,7 @@ from typing import Any
 
 import msgspec
 
-from server.storage.batches import Change, movable_tables, write_batch
+from server.storage.batches import Change, bind_none_cheaply, movable_tables, write_batch
 
 _LEN = struct.Struct("!I")
 _DRAIN_LIMIT = 8 << 20  # bytes read ahead before committing what is there
@@ -65,6 +65,7 @@ def _send(fd: int, data: bytes) -> None:
 def serve(fd_in: int, fd_out: int, config: dict[str, Any]) -> int:
     encoder = msgspec.msgpack.Encoder()
     decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
+    bind_none_cheaply()
     conn = sqlite3.connect(config["path"], isolation_level=None)
     for pragma in config["pragmas"]:
         conn.execute(pragma)

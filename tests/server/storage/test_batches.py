@@ -15,7 +15,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.storage.batches import movable_tables, plan, table_of, write_rows
+from server.storage.batches import (
+    bind_none_cheaply,
+    movable_tables,
+    plan,
+    table_of,
+    write_batch,
+)
 
 SCHEMA = """
 CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
@@ -36,7 +42,7 @@ SAVE_PARENT = "INSERT OR REPLACE INTO parent (id, v) VALUES (?, ?)"
 SNAPSHOTS = frozenset({UPSERT_A, SAVE_PARENT})
 
 ids = st.integers(0, 4)
-text = st.sampled_from(["x", "y", "z"])
+text = st.sampled_from(["x", "y", "z", None])
 change = st.one_of(
     st.tuples(st.just(UPSERT_A), st.tuples(ids, text)),
     st.tuples(st.just(APPEND_A), st.tuples(text, ids)),
@@ -74,8 +80,10 @@ def with_children(changes: list[tuple[str, tuple[Any, ...]]]) -> list[tuple[str,
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(change, max_size=40))
-def test_planned_batches_leave_the_same_database(tmp_path_factory: Any, batch: list[Any]) -> None:
+@given(st.lists(change, max_size=40), st.booleans())
+def test_planned_batches_leave_the_same_database(
+    tmp_path_factory: Any, batch: list[Any], multi_row: bool
+) -> None:
     batch = with_children(batch)
     folder = tmp_path_factory.mktemp("plan")
     with contextlib.closing(fresh(folder / "one.db")) as one:
@@ -83,13 +91,27 @@ def test_planned_batches_leave_the_same_database(tmp_path_factory: Any, batch: l
             one.execute(sql, params)
         expected = dump(one)
     with contextlib.closing(fresh(folder / "runs.db")) as runs:
-        movable = movable_tables(runs)
-        for sql, rows in plan(batch, movable, max_run=3, snapshots=SNAPSHOTS):
-            if len(rows) == 1:
-                runs.execute(sql, rows[0])
-            else:
-                write_rows(runs, sql, rows)
+        # As the writer thread (multi-row INSERTs) or process (executemany) does.
+        write_batch(runs, batch, movable_tables(runs), 3, SNAPSHOTS, multi_row=multi_row)
         assert dump(runs) == expected
+
+
+def test_none_binds_as_null_through_the_adapter(tmp_path: Path) -> None:
+    bind_none_cheaply()
+    assert sqlite3.adapters[(type(None), sqlite3.PrepareProtocol)] is not None
+    with contextlib.closing(fresh(tmp_path / "n.db")) as conn:
+        write_batch(
+            conn,
+            [(UPSERT_A, (1, None)), (UPSERT_A, (2, None))],
+            frozenset({"a"}),
+            10,
+            frozenset(),
+            False,
+        )
+        conn.execute(UPSERT_B, (1, None))
+        rows = conn.execute("SELECT typeof(v) FROM a UNION ALL SELECT typeof(v) FROM b").fetchall()
+        assert rows == [("null",)] * 3
+        assert conn.execute("SELECT count(*) FROM a WHERE v IS NULL").fetchone() == (2,)
 
 
 def test_the_schema_decides_what_may_move(tmp_path: Path) -> None:
