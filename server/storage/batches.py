@@ -87,7 +87,16 @@ def plan(
     # a snapshot replaces an earlier one only with none of them in between.
     others: dict[str | None, int] = {}
     placed: dict[tuple[str, Any], tuple[list[tuple[Any, ...]], int, int]] = {}
+    # The run the previous change joined, when it was not a snapshot: a change
+    # of the same statement right after it joins it too, as the full rules
+    # would decide (same table, nothing in between), without working it out
+    # again. Message rows arrive like that, hundreds per batch.
+    prev_sql: str | None = None
+    prev_rows: list[tuple[Any, ...]] = []
     for sql, params in changes:
+        if sql == prev_sql and len(prev_rows) < max_run:
+            prev_rows.append(params)
+            continue
         table = table_of(sql)
         snapshot = sql in snapshots
         if snapshot:
@@ -111,6 +120,9 @@ def plan(
         run[1].append(params)
         if snapshot:
             placed[(sql, params[0])] = (run[1], len(run[1]) - 1, others.get(table, 0))
+            prev_sql = None
+        else:
+            prev_sql, prev_rows = sql, run[1]
     return runs
 
 
