@@ -38,6 +38,9 @@ class LiveChat:
     count: int = 0  # messages so far; the next gets count + 1
     last_activity: float = 0.0
     sent: dict[DedupeKey, MessageView] = field(default_factory=dict)
+    #: Its agent left it (disconnected, or a supervisor moved it): the next
+    #: agent to take it is named in the transcript.
+    handed_over: bool = False
 
 
 class Conversations:
@@ -173,3 +176,36 @@ class Conversations:
             self._arm_idle(ix.id, now)
         elif event == "ended":
             self.live.pop(ix.id, None)
+        elif event == "requeued" and agent is not None:
+            # The transcript says why the conversation changed hands: the
+            # next agent reads it, and so does anyone opening the chat later.
+            holder = self.router.agents.get(agent)
+            if holder is not None and not holder.connected:
+                text = f"{agent} was disconnected. The chat waits for another agent."
+            else:
+                text = f"A supervisor moved the chat away from {agent}."
+            self._system_line(ix, text)
+            self._chat(ix.id, self.router.clock()).handed_over = True
+        elif event == "accepted" and agent is not None:
+            chat = self.live.get(ix.id)
+            if chat is not None and chat.handed_over:
+                chat.handed_over = False
+                self._system_line(ix, f"{agent} took the chat.")
+
+    def _system_line(self, ix: Interaction, text: str) -> None:
+        """A message of the system's own: numbered, stored and relayed like any."""
+        now = self.router.clock()
+        chat = self._chat(ix.id, now)
+        chat.count += 1
+        message = MessageView(
+            id=self.router.new_id("m"),
+            interaction=ix.id,
+            n=chat.count,
+            author="system",
+            text=text,
+            client_id=f"system-{chat.count}",
+            sent_at=now,
+        )
+        chat.sent[("system", "", message.client_id)] = message
+        self.router._persist("message", message)
+        self._relay(ix, message)

@@ -233,17 +233,41 @@ def test_chat_requeued_to_another_agent_changes_hands(desk, talk) -> None:
     """When the agent vanishes and another takes the chat, only the new agent writes and is told."""
     ix = accepted(desk)
     talk.post(ix.id, "agent", "ann", "a1", "hello")
+    desk.effects()
     desk.router.disconnect("ann")
     desk.tick(desk.router.settings.grace)
     assert ix.status == "waiting"
     desk.agent("bob")
     desk.accept("bob")
-    desk.effects()
+    lines = [e.row for e in desk.effects() if isinstance(e, Persist) and e.kind == "message"]
+    assert [(m.n, m.author, m.by, m.text) for m in lines] == [
+        (2, "system", "", "ann was disconnected. The chat waits for another agent."),
+        (3, "system", "", "bob took the chat."),
+    ]
     assert refused(desk, talk, talk.post, ix.id, "agent", "ann", "a2", "me?") == ErrorCode.FORBIDDEN
     m, dup = talk.post(ix.id, "agent", "bob", "a1", "bob here")  # a1 of bob is not a1 of ann
-    assert (m.n, dup) == (2, False)
+    assert (m.n, dup) == (4, False)
     c, _ = talk.post(ix.id, "customer", "bot", "c1", "hi bob")
     assert messages_sent(desk.effects()) == [(fx.key("bot"), m), (fx.agent("bob"), c)]
+
+
+def test_a_chat_a_supervisor_moves_says_so_in_its_transcript(desk, talk) -> None:
+    """Reassigned to the queue: a line now, stored like a message; the agent
+    who takes it next is named, and that line is pushed to that agent."""
+    ix = accepted(desk)
+    desk.router.reassign(ix.id, "sue")
+    effects = desk.effects()
+    line = next(e.row for e in effects if isinstance(e, Persist) and e.kind == "message")
+    assert (line.n, line.author, line.text) == (
+        1, "system", "A supervisor moved the chat away from ann."
+    )  # fmt: skip
+    assert messages_sent(effects) == []  # nobody has the chat to be told
+    desk.tick(desk.router.settings.reoffer_delay)  # ann may have it again after the delay
+    desk.accept("ann")
+    took = messages_sent(desk.effects())
+    assert [(to, m.n, m.text) for to, m in took] == [(fx.agent("ann"), 2, "ann took the chat.")]
+    # Only once per hand-over: a later accept of another chat adds nothing here.
+    assert talk.post(ix.id, "customer", "bot", "c1", "hi")[0].n == 3
 
 
 def test_bot_cannot_write_to_another_bots_chat(desk, talk) -> None:

@@ -195,8 +195,14 @@ def test_reassign_to_agent_offers_it_and_the_transcript_follows(desk) -> None:
     effects = desk.effects()
     assert (ix.status, ix.agent) == ("assigned", "bob")
     assert next(p.row for p in desk.persists(effects, "handled"))[:2] == (ix.id, "bob")
+    # Between the two messages, the transcript says who left and who took it.
+    lines = [(m.n, m.text) for m in (p.row for p in desk.persists(effects, "message"))]
+    assert lines == [(4, "bob took the chat.")]
+    assert talk.live[ix.id].sent[("system", "", "system-3")].text == (
+        "A supervisor moved the chat away from ann."
+    )
     message, _ = talk.post(ix.id, "customer", "bot", "c2", "Still there?")
-    assert message.n == 3
+    assert message.n == 5
     assert talk.writable(ix.id, "agent", "bob") is ix
     assert desk.refused(talk.writable, ix.id, "agent", "ann").code == ErrorCode.FORBIDDEN
 

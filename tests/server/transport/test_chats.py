@@ -199,6 +199,35 @@ async def test_transcript_after_reconnect(agent, bot, connect) -> None:
     assert chat.record.agents == ["alice"]
 
 
+async def test_a_chat_whose_agent_is_gone_says_so_to_the_next(agent, bot, server: App) -> None:
+    """alice disconnects and stays away past the grace period: the chat goes
+    back to its queue with a line saying why, carol takes it and reads the
+    whole transcript, the line naming her included; all of it is stored."""
+    a = await agent("alice", ready=True)
+    b = await bot()
+    ix = await accepted_chat(a, b)
+    await say(b, ix, "hello?", "1")
+    await say(a, ix, "alice here", "2")
+    carol = await agent("carol")  # not ready yet: the chat must wait for the grace
+    await a.ws.close()
+    await asyncio.sleep(server.settings.routing.grace + 0.2)
+    await carol.request(SetStatus(id=0, status="ready"))
+    offer = await carol.next_push("offer")
+    assert offer.interaction.id == ix
+    await carol.request(Accept(id=0, offer=offer.offer))
+    chat = await carol.request(GetChat(id=0, interaction=ix))
+    assert [(m.n, m.author, m.text) for m in chat.messages] == [
+        (1, "customer", "hello?"),
+        (2, "agent", "alice here"),
+        (3, "system", "alice was disconnected. The chat waits for another agent."),
+        (4, "system", "carol took the chat."),
+    ]
+    reply = await say(carol, ix, "carol here", "c1")
+    assert reply.message.n == 5
+    stored = await server.runtime.reader.transcript(ix)
+    assert [m.author for m in stored] == ["customer", "agent", "system", "system", "agent"]
+
+
 async def test_closed_list_keeps_last_ten(agent, bot) -> None:
     """The agent's Closed list shows its last 10 ended chats, newest first."""
     a = await agent("alice", ready=True)

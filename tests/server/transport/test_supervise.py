@@ -67,7 +67,11 @@ async def test_reassign_chat_to_named_agent(agent, bot, sam, server: App) -> Non
         ("bot", "Welcome!"),
         ("customer", "Hi"),
         ("agent", "alice here"),
+        ("system", "A supervisor moved the chat away from alice."),
+        ("system", "bob took the chat."),
     ]
+    took = await bob.next_push("message")  # the line naming him reaches him too
+    assert (took.message.author, took.message.n) == ("system", 5)
     assert chat.record.agents == ["alice", "bob"]
     await bob.request(SendMessage(id=0, interaction=ix, text="bob now", client_id="b1"))
     relayed = await until(b, "message", lambda p: p.message.by == "bob")
