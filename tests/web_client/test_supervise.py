@@ -76,6 +76,8 @@ async def test_reassign_chat_from_one_agent_to_another(web) -> None:
         "Hello! An agent will be with you shortly.",
         "Is the blue one in stock?",
         "Let me check.",
+        "A supervisor moved the chat away from alice.",
+        "bob took the chat.",
     ]
     await expect(sam.locator(".agents-table tr[data-agent=bob] .a-interaction")).to_have_text(ix)
     live = web.server.runtime.router.interactions[ix]
