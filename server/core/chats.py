@@ -21,6 +21,11 @@ from server.core.states import CHAT, step
 #: (author, by, client id): what makes a resend the same message.
 DedupeKey = tuple[str, str, str]
 
+#: Client ids of the system's lines when a chat changes hands (plus its n):
+#: after a restart the latest one says whether the chat is between agents.
+_LEFT = "system-left-"
+_TOOK = "system-took-"
+
 
 @dataclass(frozen=True, slots=True)
 class ChatSettings:
@@ -56,10 +61,12 @@ class Conversations:
     def restore(self, messages: list[MessageView]) -> None:
         """Messages of live chats, after a restart: numbering and resends go on."""
         now = self.router.clock()
-        for m in messages:
+        for m in sorted(messages, key=lambda m: (m.interaction, m.n)):
             chat = self._chat(m.interaction, now)
             chat.count = max(chat.count, m.n)
             chat.sent[(m.author, m.by, m.client_id)] = m
+            if m.author == "system":  # the latest line says whether it is between agents
+                chat.handed_over = m.client_id.startswith(_LEFT)
         for ix in self.router.interactions.values():
             if ix.channel == "chat":
                 self._chat(ix.id, now)
@@ -184,15 +191,15 @@ class Conversations:
                 text = f"{agent} was disconnected. The chat waits for another agent."
             else:
                 text = f"A supervisor moved the chat away from {agent}."
-            self._system_line(ix, text)
+            self._system_line(ix, _LEFT, text)
             self._chat(ix.id, self.router.clock()).handed_over = True
         elif event == "accepted" and agent is not None:
             chat = self.live.get(ix.id)
             if chat is not None and chat.handed_over:
                 chat.handed_over = False
-                self._system_line(ix, f"{agent} took the chat.")
+                self._system_line(ix, _TOOK, f"{agent} took the chat.")
 
-    def _system_line(self, ix: Interaction, text: str) -> None:
+    def _system_line(self, ix: Interaction, kind: str, text: str) -> None:
         """A message of the system's own: numbered, stored and relayed like any."""
         now = self.router.clock()
         chat = self._chat(ix.id, now)
@@ -203,7 +210,7 @@ class Conversations:
             n=chat.count,
             author="system",
             text=text,
-            client_id=f"system-{chat.count}",
+            client_id=f"{kind}{chat.count}",
             sent_at=now,
         )
         chat.sent[("system", "", message.client_id)] = message

@@ -481,3 +481,29 @@ def test_restored_chat_idle_timer_runs_from_the_restart(desk, talk, ids) -> None
     router.advance()
     assert desk.clock.now == restarted + IDLE
     assert ix.id not in router.interactions and ix.id not in talk2.live
+
+
+def test_a_restart_between_agents_still_names_the_next_one(desk, talk) -> None:
+    """Restored from the stored messages, a chat whose latest system line says
+    its agent left still gets the line naming the agent who takes it."""
+    ix = accepted(desk)
+    stored = [talk.post(ix.id, "customer", "bot", "c1", "hi")[0]]
+    desk.effects()
+    desk.router.reassign(ix.id, "sue")
+    stored += [e.row for e in desk.effects() if isinstance(e, Persist) and e.kind == "message"]
+    assert [m.client_id for m in stored] == ["c1", "system-left-2"]
+    desk.router.listeners.remove(talk._on_event)  # the restarted server's conversations:
+    again = Conversations(desk.router)
+    again.restore(list(reversed(stored)))  # in any order
+    assert again.live[ix.id].handed_over and again.live[ix.id].count == 2
+    desk.tick(desk.router.settings.reoffer_delay)
+    desk.accept("ann")
+    took = messages_sent(desk.effects())
+    assert [(m.n, m.client_id, m.text) for _, m in took] == [
+        (3, "system-took-3", "ann took the chat.")
+    ]
+    # Restored after that line, nothing more is owed.
+    last = Conversations(desk.router)
+    desk.router.listeners.remove(again._on_event)
+    last.restore([*stored, took[0][1]])
+    assert not last.live[ix.id].handed_over

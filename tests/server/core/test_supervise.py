@@ -198,7 +198,7 @@ def test_reassign_to_agent_offers_it_and_the_transcript_follows(desk) -> None:
     # Between the two messages, the transcript says who left and who took it.
     lines = [(m.n, m.text) for m in (p.row for p in desk.persists(effects, "message"))]
     assert lines == [(4, "bob took the chat.")]
-    assert talk.live[ix.id].sent[("system", "", "system-3")].text == (
+    assert talk.live[ix.id].sent[("system", "", "system-left-3")].text == (
         "A supervisor moved the chat away from ann."
     )
     message, _ = talk.post(ix.id, "customer", "bot", "c2", "Still there?")
