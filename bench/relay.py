@@ -171,7 +171,7 @@ class WS(asyncio.Protocol):
                 else:
                     self.queue.put_nowait(payload)
             elif op == 0x9:  # ping
-                self.transport.write(ws_frame(payload, 0xA))  # type: ignore[union-attr]
+                self.write(ws_frame(payload, 0xA))
             elif op == 0x8:
                 self.closed = True
         del buf[:pos]
@@ -179,7 +179,12 @@ class WS(asyncio.Protocol):
             self.after_read()
 
     def send(self, payload: bytes) -> None:
-        self.transport.write(ws_frame(payload))  # type: ignore[union-attr]
+        self.write(ws_frame(payload))
+
+    def write(self, data: bytes) -> None:
+        """Bytes already framed (one frame or several)."""
+        assert self.transport is not None, "not connected"
+        self.transport.write(data)
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -355,7 +360,7 @@ class LoadGen:
             chat.sent = i + 1
             chat.times.append(now)
             frames.append(chat.frame(i))
-        chat.bot.transport.write(b"".join(frames) if count > 1 else frames[0])  # type: ignore[union-attr]
+        chat.bot.write(b"".join(frames) if count > 1 else frames[0])
 
     def _send_owed(self, chat: Chat) -> None:
         # Every delivery in one read of the agent's socket frees a place in

@@ -74,6 +74,7 @@ class ClientBase:
         self._waiting.clear()
 
     async def request(self, frame: Request, timeout: float = 10.0) -> Any:
+        """Send ``frame`` and return its reply: each connection kind sends its own way."""
         raise NotImplementedError
 
     async def login(self, username: str, password: str) -> Welcome:

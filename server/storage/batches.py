@@ -4,13 +4,40 @@ imports this and nothing heavier."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 #: A change to write: (SQL statement, parameters).
 Change = tuple[str, tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class WriterConfig:
+    """What a writer (thread or process) needs to open and write the database."""
+
+    path: str
+    #: Per-connection settings, run on the writer's own connection.
+    pragmas: tuple[str, ...] = ()
+    #: Longest run of one statement (see :func:`plan`).
+    max_batch: int = 20_000
+    #: Statements that save a whole row keyed by their first parameter.
+    snapshots: frozenset[str] = frozenset()
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "snapshots": sorted(self.snapshots)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WriterConfig:
+        return cls(
+            path=data["path"],
+            pragmas=tuple(data["pragmas"]),
+            max_batch=int(data["max_batch"]),
+            snapshots=frozenset(data["snapshots"]),
+        )
 
 
 #: The row of an ``INSERT ... VALUES (?, ...)`` statement, at its very end.

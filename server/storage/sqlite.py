@@ -19,6 +19,7 @@ from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
 from protocol.views import AgentStatus, Customer
 from server.core.model import InteractionRecord
 from server.storage import case_rows
+from server.storage.batches import WriterConfig
 from server.storage.migrate import migrate
 from server.storage.writer import BatchWriter, Change
 from server.storage.writer_process import ProcessWriter
@@ -217,15 +218,16 @@ class Store:
         self.path = path
         # The writer has a connection of its own; these settings are per connection.
         kind = ProcessWriter if writer == "process" else BatchWriter
-        self.writer: BatchWriter | ProcessWriter = kind(
+        config = WriterConfig(
             path,
-            pragmas=[
+            pragmas=(
                 f"PRAGMA synchronous = {synchronous.upper()}",
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA busy_timeout = 5000",
-            ],
-            snapshots=[UPSERT_INTERACTION],
+            ),
+            snapshots=frozenset({UPSERT_INTERACTION}),
         )
+        self.writer: BatchWriter | ProcessWriter = kind(config)
 
     @classmethod
     async def open(

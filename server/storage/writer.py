@@ -29,7 +29,13 @@ from collections.abc import Callable, Iterable
 
 import structlog
 
-from server.storage.batches import Change, bind_none_cheaply, movable_tables, write_batch
+from server.storage.batches import (
+    Change,
+    WriterConfig,
+    bind_none_cheaply,
+    movable_tables,
+    write_batch,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -71,18 +77,9 @@ class Resolutions:
 class BatchWriter(Resolutions):
     """Commits submitted changes in batches, on its own thread and connection."""
 
-    def __init__(
-        self,
-        path: str,
-        pragmas: Iterable[str] = (),
-        max_batch: int = 20_000,
-        snapshots: Iterable[str] = (),
-    ) -> None:
+    def __init__(self, config: WriterConfig) -> None:
         super().__init__()
-        self._path = path
-        self._snapshots = frozenset(snapshots)
-        self._pragmas = list(pragmas)
-        self._max_batch = max_batch
+        self.config = config
         self._cond = threading.Condition()
         # Guarded by _cond: the changes not yet taken and their future.
         self._pending: list[Change] = []
@@ -128,8 +125,8 @@ class BatchWriter(Resolutions):
         assert loop is not None
         bind_none_cheaply()
         try:
-            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            for pragma in self._pragmas:
+            conn = sqlite3.connect(self.config.path, isolation_level=None, check_same_thread=False)
+            for pragma in self.config.pragmas:
                 conn.execute(pragma)
         except Exception as exc:
             self._finished(None, 0, exc)
@@ -162,7 +159,8 @@ class BatchWriter(Resolutions):
     def _write(self, conn: sqlite3.Connection, changes: list[Change]) -> None:
         if self._movable is None:
             self._movable = movable_tables(conn)
-        write_batch(conn, changes, self._movable, self._max_batch, self._snapshots, multi_row=True)
+        c = self.config
+        write_batch(conn, changes, self._movable, c.max_batch, c.snapshots, multi_row=True)
 
     # ---------------------------------------------- back on the event loop
 

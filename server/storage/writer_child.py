@@ -30,7 +30,13 @@ from typing import Any
 
 import msgspec
 
-from server.storage.batches import Change, bind_none_cheaply, movable_tables, write_batch
+from server.storage.batches import (
+    Change,
+    WriterConfig,
+    bind_none_cheaply,
+    movable_tables,
+    write_batch,
+)
 
 _LEN = struct.Struct("!I")
 _DRAIN_LIMIT = 8 << 20  # bytes read ahead before committing what is there
@@ -62,16 +68,15 @@ def _send(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def serve(fd_in: int, fd_out: int, config: dict[str, Any]) -> int:
+def serve(fd_in: int, fd_out: int, config: WriterConfig) -> int:
     encoder = msgspec.msgpack.Encoder()
     decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
     bind_none_cheaply()
-    conn = sqlite3.connect(config["path"], isolation_level=None)
-    for pragma in config["pragmas"]:
+    conn = sqlite3.connect(config.path, isolation_level=None)
+    for pragma in config.pragmas:
         conn.execute(pragma)
     movable = movable_tables(conn)
-    snapshots = frozenset(config["snapshots"])
-    max_run = int(config["max_batch"])
+    snapshots, max_run = config.snapshots, config.max_batch
     _send(fd_out, frame([0], encoder))
     os.set_blocking(fd_in, False)
     statements: dict[int, str] = {}
@@ -118,7 +123,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     fd_in, fd_out = int(argv[1]), int(argv[2])
     try:
-        return serve(fd_in, fd_out, json.loads(argv[3]))
+        return serve(fd_in, fd_out, WriterConfig.from_json(json.loads(argv[3])))
     except BrokenPipeError:
         return 0  # the parent is gone: nobody is waiting for the answer
 

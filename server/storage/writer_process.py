@@ -31,7 +31,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from server.storage.batches import Change
+from server.storage.batches import Change, WriterConfig
 from server.storage.writer import Resolutions, StorageFailed
 from server.storage.writer_child import cut, frame
 
@@ -45,20 +45,9 @@ _F_SETPIPE_SZ = 1031  # Linux: room for a burst of batches while the child commi
 class ProcessWriter(Resolutions):
     """Commits submitted changes in batches, in a child process."""
 
-    def __init__(
-        self,
-        path: str,
-        pragmas: Iterable[str] = (),
-        max_batch: int = 20_000,
-        snapshots: Iterable[str] = (),
-    ) -> None:
+    def __init__(self, config: WriterConfig) -> None:
         super().__init__()
-        self._config = {
-            "path": path,
-            "pragmas": list(pragmas),
-            "max_batch": max_batch,
-            "snapshots": sorted(snapshots),
-        }
+        self.config = config
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder: msgspec.msgpack.Decoder[Any] = msgspec.msgpack.Decoder()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -93,7 +82,7 @@ class ProcessWriter(Resolutions):
             self._proc = subprocess.Popen(
                 [
                     sys.executable, "-m", "server.storage.writer_child",
-                    str(from_parent), str(to_parent), json.dumps(self._config),
+                    str(from_parent), str(to_parent), json.dumps(self.config.to_json()),
                 ],
                 pass_fds=(from_parent, to_parent),
                 env=env,

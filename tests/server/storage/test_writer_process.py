@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from server.storage import StorageFailed, Store, change_for
+from server.storage.batches import WriterConfig
 from server.storage.writer_process import ProcessWriter
 
 
@@ -100,7 +101,7 @@ async def test_sent_batches_are_committed_if_the_parent_dies(tmp_path: Path) -> 
 
 
 async def test_a_database_the_child_cannot_open_fails_at_start(tmp_path: Path) -> None:
-    writer = ProcessWriter(str(tmp_path / "missing" / "dir" / "w.db"))
+    writer = ProcessWriter(WriterConfig(str(tmp_path / "missing" / "dir" / "w.db")))
     writer.start()
     with pytest.raises(StorageFailed, match="did not start"):
         await writer.ready(timeout=10)
