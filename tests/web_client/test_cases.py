@@ -4,12 +4,11 @@ and live updates, and the case queue's take next / take any."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
@@ -397,11 +396,15 @@ async def test_my_cases_refresh_keeps_unchanged_items(web) -> None:
 
     sam = await web.agent("sam")
     await sam.request(UpdateCase(id=0, case=second, subject="Renamed now"))
-    await expect(page.locator(f"#case-list .case-item[data-case={second}]")).to_contain_text("Renamed now")
+    await expect(page.locator(f"#case-list .case-item[data-case={second}]")).to_contain_text(
+        "Renamed now"
+    )
     assert await item.evaluate("(el) => el.kept === true")
     assert await page.evaluate("document.activeElement.dataset.case") == first
     # Opening a case moves the current mark without rebuilding the list.
     await item.press("Enter")
-    await expect(page.locator(f".case-ws[data-case={first}] .case-status")).to_have_text("In progress")
+    await expect(page.locator(f".case-ws[data-case={first}] .case-status")).to_have_text(
+        "In progress"
+    )
     await expect(item).to_have_attribute("aria-current", "true")
     assert await item.evaluate("(el) => el.kept === true")

@@ -164,7 +164,9 @@ async def test_waiting_chats_reassigned_and_ended_from_queues_tab(web) -> None:
     assert second in web.server.runtime.router.interactions
     await end.click()
     await sam.locator("dialog.confirm").get_by_role("button", name="End it").click()
-    ended = await until(bot, "interaction", lambda p: p.interaction.id == second and p.interaction.ended_at)
+    ended = await until(
+        bot, "interaction", lambda p: p.interaction.id == second and p.interaction.ended_at
+    )
     assert ended.interaction.end_reason == "ended_by_supervisor:sam"
     assert second not in web.server.runtime.router.interactions
     await expect(rows.locator(".w-customer")).to_have_text(["Ann"])

@@ -46,8 +46,14 @@ function event(ev, lookups) {
 }
 
 export class CasePanel {
-  constructor(app, number) {
+  /**
+   * `host`: where the page goes, `{ workspace, details }` (the agent's
+   * workspace and details column by default; the supervisor's Cases tab
+   * gives its own). `back`: the header button, `{ text, action }`.
+   */
+  constructor(app, number, { host = null, back = null } = {}) {
     this.app = app;
+    this.back = back || { text: "Case queue", action: () => app.openCaseQueue() };
     this.conn = app.conn;
     this.id = number;
     this.kind = "case";
@@ -59,9 +65,10 @@ export class CasePanel {
     this.head = h("header.ws-head");
     this.bar = h("div.status-bar", { role: "group", "aria-label": "Move the case to" });
     this.body = h("div.case-body");
-    clear($("#workspace"), h("div.case-ws", { dataset: { case: number } }, this.head, this.bar, this.body));
+    const where = host || { workspace: $("#workspace"), details: $("#details") };
+    clear(where.workspace, h("div.case-ws", { dataset: { case: number } }, this.head, this.bar, this.body));
     this.detailsEl = h("div.details-inner");
-    clear($("#details"), this.detailsEl);
+    clear(where.details, this.detailsEl);
     clear(this.body, h("p.muted", "Loading the case…"));
     // The server pushes every change of the case we watch (get_case below),
     // ours included: the page follows them; others' changes are announced.
@@ -103,7 +110,7 @@ export class CasePanel {
 
   show(detail) {
     this.detail = detail;
-    this.app.myCases.refresh(); // its status or assignee in the sidebar
+    if (this.app.myCases) this.app.myCases.refresh(); // its status or assignee in the sidebar
     if (!this.pane) this.build();
     this.renderHead();
     this.renderBar();
@@ -133,7 +140,7 @@ export class CasePanel {
           h("span.case-assignee", c.assignee ? `assigned to ${c.assignee}` : "not assigned"),
           c.status !== "closed" && c.status !== "canceled" ? h("span", `resolve by ${dateTime(c.resolution_due)}`) : null)),
       h("div.ws-actions",
-        h("button.small", { type: "button", onclick: () => this.app.openCaseQueue() }, "Case queue")));
+        h("button.small.case-back", { type: "button", onclick: this.back.action }, this.back.text)));
   }
 
   // The moves: only those the status lookup (the server's table) lists.
@@ -334,11 +341,15 @@ export class CasePanel {
     // read-only (its transcript or call journey).
     clear(this.pane.links, c.interactions.length
       ? h("ul.case-lines", c.interactions.map((ix) => {
-        const known = this.app.interactions.get(ix);
+        const known = this.app.interactions ? this.app.interactions.get(ix) : null;
         return h("li.case-line", { dataset: { interaction: ix } },
           h("button.link", {
             type: "button",
-            onclick: () => (known ? this.app.open(ix, known.channel) : showInteraction(this.conn, ix)),
+            onclick: () => {
+              if (known) this.app.open(ix, known.channel);
+              else if (this.app.showRecord) this.app.showRecord(ix); // a supervisor's, editable
+              else showInteraction(this.conn, ix);
+            },
           }, known ? `${label(known.channel)} ${dateTime(known.created_at)}` : ix),
           known ? h("span.pill", { dataset: { state: known.status } }, label(known.status)) : null);
       }))

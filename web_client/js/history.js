@@ -118,29 +118,7 @@ export async function showInteraction(conn, interaction) {
   }
   try {
     const [{ record: r }, queueName] = await Promise.all([conn.request({ type: "get_call", interaction }), queueNamer(conn)]);
-    const ix = r.interaction;
-    const facts = h("dl.facts",
-      h("dt", "Number"), h("dd", r.number),
-      h("dt", "Kind"), h("dd", label(r.kind)),
-      h("dt", "State"), h("dd", label(r.state)),
-      h("dt", "Agent"), h("dd", ix.agent || "—"),
-      h("dt", "Queue"), h("dd", { dataset: { queue: ix.queue } }, queueName(ix.queue)),
-      h("dt", "Contact"), h("dd", r.contact ? r.contact.name || r.contact.id : "not identified"),
-      h("dt", "Answered"), h("dd", dateTime(r.answered_at) || "—"));
-    const steps = h("ol.steps", r.steps.map((s) => h("li",
-      h("time", new Date(s.at * 1000).toLocaleTimeString()), h("span.step-name", label(s.step)), s.detail ? h("span.step-detail", s.detail) : null)));
-    return modal(`Call ${r.number}`, h("div.transcript-box", facts, steps), { wide: true });
-  } catch (err) {
-    toast(errorText(err), "error");
-    return null;
-  }
-}
-
-/** The whole chat, read-only, in a dialog (supervisors). */
-export async function showTranscript(conn, interaction, me = "") {
-  try {
-    const [chat, queueName] = await Promise.all([conn.request({ type: "get_chat", interaction }), queueNamer(conn)]);
-    return transcriptDialog(chat, me, queueName);
+    return modal(`Call ${r.number}`, h("div.transcript-box", callFacts(r, queueName), callSteps(r)), { wide: true });
   } catch (err) {
     toast(errorText(err), "error");
     return null;
@@ -148,9 +126,43 @@ export async function showTranscript(conn, interaction, me = "") {
 }
 
 function transcriptDialog(chat, me, queueName) {
+  const ix = chat.record.interaction;
+  return modal(`Chat with ${customerName(ix)}`,
+    h("div.transcript-box", chatFacts(chat, queueName), transcriptList(chat, me)), { wide: true });
+}
+
+/** A call's record as facts. */
+export function callFacts(r, queueName) {
+  const ix = r.interaction;
+  return h("dl.facts",
+    h("dt", "Number"), h("dd", r.number),
+    h("dt", "Kind"), h("dd", label(r.kind)),
+    h("dt", "State"), h("dd", label(r.state)),
+    h("dt", "Agent"), h("dd", ix.agent || "—"),
+    h("dt", "Queue"), h("dd", { dataset: { queue: ix.queue } }, queueName(ix.queue)),
+    h("dt", "Contact"), h("dd", r.contact ? r.contact.name || r.contact.id : "not identified"),
+    h("dt", "Answered"), h("dd", dateTime(r.answered_at) || "—"),
+    h("dt", "Result"), h("dd.call-result-fact", r.result ? label(r.result) : "—"));
+}
+
+/** A call's journey: its steps, in order. */
+export function callSteps(r) {
+  return h("ol.steps", r.steps.map((s) => h("li", { dataset: { step: s.step } },
+    h("time", new Date(s.at * 1000).toLocaleTimeString()), h("span.step-name", label(s.step)), s.detail ? h("span.step-detail", s.detail) : null)));
+}
+
+/** The whole transcript of a chat. */
+export function transcriptList(chat, me) {
+  const ix = chat.record.interaction;
+  return h("ol.messages.transcript", { "aria-label": "Transcript" },
+    chat.messages.map((m) => renderMessage(m, { me, customer: customerName(ix) })));
+}
+
+/** A chat's record as facts. */
+export function chatFacts(chat, queueName) {
   const r = chat.record;
   const ix = r.interaction;
-  const facts = h("dl.facts.wide-facts",
+  return h("dl.facts.wide-facts",
     h("dt", "Customer"), h("dd", r.contact ? r.contact.name || r.contact.id : customerName(ix)),
     h("dt", "Agents"), h("dd", r.agents.join(", ") || "—"),
     h("dt", "Source"), h("dd", ix.source || "—"),
@@ -161,7 +173,4 @@ function transcriptDialog(chat, me, queueName) {
     h("dt", "Result"), h("dd", r.result || "—"),
     r.result_details ? [h("dt", "Result details"), h("dd", r.result_details)] : null,
     r.notes ? [h("dt", "Notes"), h("dd", r.notes)] : null);
-  const list = h("ol.messages.transcript", { "aria-label": "Transcript" },
-    chat.messages.map((m) => renderMessage(m, { me, customer: customerName(ix) })));
-  return modal(`Chat with ${customerName(ix)}`, h("div.transcript-box", facts, list), { wide: true });
 }

@@ -1,10 +1,12 @@
 // The supervisor's dashboard: live queues and agents, agent status, chat
-// history, templates and queue settings.
+// history, cases, templates, queue and case settings, accounts and API keys.
 
 import {
   $, $$, h, clear, label, since, toast, errorText, duration, confirmDialog, modal, IDENT,
 } from "./dom.js";
-import { chatSearch, showTranscript, showInteraction } from "./history.js";
+import { chatSearch } from "./history.js";
+import { openRecord, agentCalls } from "./sv_records.js";
+import { supervisorCases, caseSettings } from "./sv_cases.js";
 
 const REASONS = ["break", "lunch", "training", "meeting", "after_call_work", "other"];
 
@@ -25,8 +27,10 @@ export class SupervisorApp {
     this.buildTabs();
     this.buildDashboard();
     this.buildHistory();
+    this.cases = supervisorCases(this);
     this.buildTemplates();
     this.buildQueues();
+    this.caseSettings = caseSettings(this, () => this.cases.reload());
     this.buildAccounts();
     this.buildKeys();
     this._waitTimer = setInterval(() => this.tickWaits(), 1000);
@@ -35,8 +39,39 @@ export class SupervisorApp {
   destroy() {
     for (const off of this.unsubs) off();
     clearInterval(this._waitTimer);
+    this.cases.destroy();
     for (const tab of $$("[role=tab]", $("#supervisor-view"))) tab.replaceWith(tab.cloneNode(true));
-    for (const id of ["dashboard", "history", "templates", "queues", "accounts", "keys"]) clear($(`#panel-${id}`));
+    for (const id of ["dashboard", "history", "cases", "templates", "queues", "case-settings", "accounts", "keys"]) {
+      clear($(`#panel-${id}`));
+    }
+  }
+
+  get username() {
+    return this.conn.principal;
+  }
+
+  /** A chat or call, with the record a supervisor may correct. */
+  showRecord(interaction) {
+    return openRecord(this, interaction);
+  }
+
+  /** A journey's "Open" (contacts.js) shows the record. */
+  open(interaction) {
+    return this.showRecord(interaction);
+  }
+
+  queueName(id) {
+    return this.queueNames.get(id) || id;
+  }
+
+  /** A case's page in the Cases tab (case links elsewhere call this). */
+  openCase(number) {
+    return this.cases.open(number);
+  }
+
+  /** A case page closes itself once a status with close_on_save is saved. */
+  closeCase(number) {
+    this.cases.close(number);
   }
 
   async onWelcome() {
@@ -54,6 +89,8 @@ export class SupervisorApp {
     }
     this.loadConfig();
     this.loadTemplates();
+    this.caseSettings.load();
+    this.cases.reload();
   }
 
   resync() {
@@ -64,6 +101,7 @@ export class SupervisorApp {
 
   buildTabs() {
     const tabs = $$("[role=tab]", $("#supervisor-view"));
+    this.selectTab = (name) => select(tabs.find((t) => t.id === `tab-${name}`));
     const select = (tab, focus = false) => {
       for (const t of tabs) {
         const on = t === tab;
@@ -166,10 +204,12 @@ export class SupervisorApp {
       const reassign = h("button.small.reassign", { type: "button" }, "Reassign…");
       reassign.addEventListener("click", () => this.reassign(this.agents.get(a.username)));
       const end = h("button.small.danger-outline.end-interaction", { type: "button" }, "End");
+      const calls = h("button.small.agent-calls", { type: "button", "aria-label": `Calls of ${a.username}` }, "Calls…");
+      calls.addEventListener("click", () => agentCalls(this, a.username));
       end.addEventListener("click", () => this.endInteraction(this.agents.get(a.username)));
       row = h("tr", { dataset: { agent: a.username } },
         h("th.a-name", { scope: "row" }), h("td.a-status"), h("td.a-state"), h("td.a-time"),
-        h("td.a-interaction"), h("td.a-conn"), h("td.a-actions", h("div.inline", change, reassign, end)));
+        h("td.a-interaction"), h("td.a-conn"), h("td.a-actions", h("div.inline", change, calls, reassign, end)));
       this.agentRows.set(a.username, row);
       const names = [...this.agentRows.keys()].sort();
       const next = this.agentRows.get(names[names.indexOf(a.username) + 1]);
@@ -184,8 +224,9 @@ export class SupervisorApp {
     clear($(".a-time", row), since(a.since));
     const current = a.interaction || a.offer;
     clear($(".a-interaction", row), current
-      ? h("button.link.small", { type: "button", onclick: () => showInteraction(this.conn, a.interaction || "") },
-        a.interaction ? a.interaction : `offered ${a.offer}`)
+      ? (a.interaction
+        ? h("button.link.small", { type: "button", onclick: () => this.showRecord(a.interaction) }, a.interaction)
+        : h("span", `offered ${a.offer}`))
       : h("span.muted", "—"));
     clear($(".a-conn", row), a.connected ? "connected" : h("span.muted", "disconnected"));
     for (const btn of [$(".reassign", row), $(".end-interaction", row)]) {
@@ -306,7 +347,7 @@ export class SupervisorApp {
 
   buildHistory() {
     clear($("#panel-history"), h("h2", "Chat history"),
-      chatSearch(this.conn, { agentField: true, onOpen: (r) => showTranscript(this.conn, r.interaction.id) }));
+      chatSearch(this.conn, { agentField: true, onOpen: (r) => this.showRecord(r.interaction.id) }));
   }
 
   // ------------------------------------------------------------- templates
