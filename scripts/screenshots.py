@@ -13,7 +13,8 @@ drives headless Chromium through Playwright like an agent and a supervisor:
   the call journey;
 - ``supervisor.png``: Sam's live dashboard with queues and agents;
 - ``agent-case.png``: Carol on a case page: taken from the case queue, the
-  status bar, a reply to the customer and a comment in the history.
+  status bar, a reply to the customer and a comment in the history;
+- ``supervisor-cases.png``: Sam's Cases tab with that case open.
 
 Screens are 1366×768, a laptop. Emoji need a colour emoji font
 (``apt-get install fonts-noto-color-emoji``) to show in the pictures.
@@ -209,7 +210,7 @@ async def supervisor(demo: Demo, page: Page, url: str, out: Path) -> None:
     await page.screenshot(path=str(out / "supervisor.png"))
 
 
-async def agent_case(demo: Demo, page: Page, url: str, out: Path) -> None:
+async def agent_case(demo: Demo, page: Page, url: str, out: Path) -> str:
     bob = await demo.client("bob")
     detail = await bob.request(
         CreateCase(
@@ -241,6 +242,20 @@ async def agent_case(demo: Demo, page: Page, url: str, out: Path) -> None:
     await ws.locator(".case-write-section").evaluate("e => e.scrollIntoView({block: 'start'})")
     await page.wait_for_timeout(1500)
     await page.screenshot(path=str(out / "agent-case.png"))
+    return str(number)
+
+
+async def supervisor_cases(page: Page, number: str, out: Path) -> None:
+    """Sam (signed in since the dashboard) finds the case and opens it."""
+    await page.get_by_role("tab", name="Cases", exact=True).click()
+    panel = page.locator("#panel-cases")
+    await panel.get_by_role("button", name="Search").click()
+    await panel.get_by_role("button", name=number).click()
+    await panel.locator(f".case-ws[data-case={number}] .case-event").first.wait_for()
+    await page.evaluate("document.activeElement.blur()")
+    await page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")
+    await page.wait_for_timeout(1000)
+    await page.screenshot(path=str(out / "supervisor-cases.png"))
 
 
 async def main() -> None:
@@ -272,7 +287,8 @@ async def main() -> None:
                 await agent_chat(demo, pages[0], url, args.out)
                 await agent_call(demo, pages[1], url, args.out)
                 await supervisor(demo, pages[2], url, args.out)
-                await agent_case(demo, pages[3], url, args.out)
+                number = await agent_case(demo, pages[3], url, args.out)
+                await supervisor_cases(pages[2], number, args.out)
                 await browser.close()
         finally:
             await demo.close()
@@ -283,6 +299,7 @@ async def main() -> None:
         "agent-invitation.png",
         "supervisor.png",
         "agent-case.png",
+        "supervisor-cases.png",
     )
     for name in shots:
         print(args.out / name)
