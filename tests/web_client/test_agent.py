@@ -74,6 +74,8 @@ async def test_presence_not_ready_with_reason(web) -> None:
     """Ready, then not ready with a reason: the server gets both and the badge shows them."""
     page = await web.agent_page("alice", ready=True)
     await expect(page.locator("#state-badge .state-name")).to_have_text("Idle · Ready")
+    # The time in the state ticks (m:ss).
+    await expect(page.locator("#state-badge .state-time")).to_have_text(re.compile(r"^0:0[1-9]$"))
     await page.select_option("#reason-select", "lunch")
     await page.click(".status-btn[data-status=not_ready]")
     await expect(page.locator("#state-badge .state-name")).to_have_text("Idle · Not ready (Lunch)")

@@ -183,3 +183,42 @@ async def test_known_caller_and_scheduled_call(web) -> None:
     await item.get_by_role("button", name="Cancel").click()
     await expect(item).to_have_count(0)
     assert not web.server.runtime.calls.scheduled
+
+
+async def test_call_preview_then_accept_and_verified_callback(web) -> None:
+    """Open previews the incoming call (caller identification before accepting);
+    Accept in the preview takes it; after the call and its wrap-up, a callback
+    marked verified is placed to the edited number and the new call shows the mark."""
+    page = await web.agent_page("alice")
+    gateway = await web.gateway()
+    await ring(gateway, "pbx-7", "+15550107070")
+    card = page.locator(".invitation[data-channel=call]")
+    await card.get_by_role("button", name="Open").click()
+    await expect(page.locator(".preview-banner")).to_contain_text("Preview of an incoming call")
+    outcome = page.locator(".ident-section .outcome")
+    await expect(outcome).to_contain_text("No contact matches +15550107070")
+    await expect(page.locator(".end-call")).to_have_count(0)  # not the agent's call yet
+    await page.locator(".preview-banner").get_by_role("button", name="Accept").click()
+    connect = await gateway.next_push("connect")
+    await gateway.request(AgentAnswered(id=0, call_id="pbx-7", device=connect.device))
+    await expect(page.locator(".preview-banner")).to_be_hidden()
+    await expect(page.locator(".end-call")).to_be_visible()
+    # One interaction at a time: the callback once the call is over.
+    await gateway.request(CallHangup(id=0, call_id="pbx-7"))
+    await expect(page.locator(".call-state")).to_have_text("Ended")
+    await page.get_by_role("button", name="Finish wrap-up").click()
+    await expect(page.locator("#state-badge .state-name")).to_have_text("Idle · Ready")
+
+    form = page.locator(".callback-form")
+    await form.locator("input[type=tel]").fill("+1 555 010 7171")
+    await form.get_by_label("Number verified").check()
+    await form.get_by_role("button", name="Call back").click()
+    originate = await gateway.next_push("originate")
+    assert originate.number == "+15550107171"
+    callback = next(c for c in web.server.runtime.calls.live.values() if c.kind == "outbound")
+    assert (callback.number, callback.verified) == ("+15550107171", True)
+    # The new call is the agent's work now: its page opens, with the mark.
+    await expect(page.locator(".call-ws h2")).to_have_text("+15550107171")
+    await expect(page.locator(".verified")).to_have_text(" ✓ verified")
+    item = page.locator(f"#active-list .ix-item[data-interaction='{callback.interaction}']")
+    await expect(item).to_have_attribute("aria-current", "true")

@@ -122,3 +122,43 @@ async def test_supervisor_manages_case_queues_and_notifications(web) -> None:
     stored = {t.id: t for t in (await sam.request(GetCaseLookups(id=0))).mail_templates}
     assert stored[template_id].subject == "Case $number: we are on it"
     assert stored[template_id].body == body
+
+
+async def focus_by_tab(page, test: str, most: int = 12) -> None:
+    """Press Tab until ``test`` (a JS expression on ``el``) holds for the focus."""
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await page.evaluate(f"(el => {test})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached {test}")
+
+
+async def test_supervisor_cases_by_keyboard(web) -> None:
+    """The tabs move with the arrow keys, Home and End; a case is found, opened
+    and left again with the keyboard alone."""
+    bob = await web.agent("bob")
+    case = (await bob.request(CreateCase(id=0, subject="Keyboard case", queue="service"))).case
+    page = await web.page()
+    await web.login(page, "sam")
+    await page.get_by_role("tab", name="Dashboard").focus()
+    await page.keyboard.press("End")
+    await expect(page.get_by_role("tab", name="API keys")).to_be_focused()
+    await expect(page.locator("#panel-keys")).to_be_visible()
+    await page.keyboard.press("Home")
+    await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("ArrowRight")
+    cases_tab = page.get_by_role("tab", name="Cases", exact=True)
+    await expect(cases_tab).to_be_focused()
+    await expect(cases_tab).to_have_attribute("aria-selected", "true")
+    await expect(page.locator("#panel-cases")).to_be_visible()
+    await expect(page.locator("#panel-dashboard")).to_be_hidden()
+
+    await focus_by_tab(page, "el.type === 'submit' && el.textContent === 'Search'")
+    await page.keyboard.press("Enter")
+    await focus_by_tab(page, f"el.textContent === '{case.number}'")
+    await page.keyboard.press("Enter")
+    ws = page.locator(f"#panel-cases .case-ws[data-case={case.number}]")
+    await expect(ws.locator(".case-status")).to_have_text("New")
+    await page.locator("#panel-cases .case-back").focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#panel-cases tr[data-case]")).to_have_count(1)
