@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
+from protocol.calls import AgentAnswered
 from protocol.cases import (
     CaseReply,
     CreateCase,
@@ -25,7 +26,7 @@ from protocol.cases import (
 from protocol.chats import Identify, NewContact
 from protocol.client import Client
 from protocol.routing import Accept, End, SetStatus
-from protocol.sources import StartChat
+from protocol.sources import CallIncoming, StartChat
 from protocol.views import Customer
 from server.gateway_sim import GatewaySim, SimSettings
 
@@ -408,3 +409,50 @@ async def test_my_cases_refresh_keeps_unchanged_items(web) -> None:
     )
     await expect(item).to_have_attribute("aria-current", "true")
     assert await item.evaluate("(el) => el.kept === true")
+
+
+async def test_call_advise_on_existing_case(web) -> None:
+    """A known caller: the call page offers the contact's cases, and the
+    consultation is recorded on the chosen one, linked to the call."""
+    bob = await web.agent("bob", ready=True)
+    bot = await web.bot()
+    created = await bot.request(StartChat(id=0, queue="support", text="Hi"))
+    offer = await bob.next_push("offer")
+    await bob.request(Accept(id=0, offer=offer.offer))
+    made = await bob.request(
+        Identify(
+            id=0,
+            interaction=created.interaction.id,
+            new_contact=NewContact(name="Yann Caller", phone="+15550108080"),
+        )
+    )
+    number = await new_case(bob, "Router keeps rebooting", contact=made.contact.id)
+    await bob.request(End(id=0, interaction=created.interaction.id))
+    await bob.request(SetStatus(id=0, status="offline"))
+
+    page = await web.agent_page("alice")
+    gateway = await web.gateway()
+    call = await gateway.request(
+        CallIncoming(id=0, call_id="pbx-80", caller="+15550108080", queue="calls")
+    )
+    card = page.locator(".invitation[data-channel=call]")
+    await card.get_by_role("button", name="Accept").click()
+    connect = await gateway.next_push("connect")
+    await gateway.request(AgentAnswered(id=0, call_id="pbx-80", device=connect.device))
+    await expect(page.locator(".ident-section .outcome .c-name")).to_have_text("Yann Caller")
+    cases = page.locator(".cases-section")
+    await cases.get_by_role("button", name="Advise on existing case").click()
+    dialog = page.locator("dialog form.advise-form")
+    choice = dialog.locator(f".case-choice[data-case={number}]")
+    await expect(choice).to_contain_text("Router keeps rebooting")
+    await choice.get_by_role("radio").check()
+    await dialog.get_by_label("Note").fill("Still rebooting after the firmware update")
+    await dialog.get_by_role("button", name="Record consultation").click()
+    await expect(cases.locator(f".linked-cases .case-line[data-case={number}]")).to_be_visible()
+
+    sam = await web.agent("sam")
+    detail = await sam.request(GetCase(id=0, case=number))
+    ix = call.interaction.id
+    assert ix in detail.case.interactions
+    consult = [(e.by, e.new, e.text) for e in detail.history if e.action == "consultation"]
+    assert consult == [("alice", ix, "Still rebooting after the firmware update")]
