@@ -47,6 +47,28 @@ async def test_supervisor_finds_and_works_any_case(web) -> None:
     assert detail.case.status == "waiting_for_response"
     assert [e.by for e in detail.history if e.action == "status"][-1] == "sam"
 
+    # A case that came by letter: registered here, and its page opens.
+    await panel.get_by_role("button", name="New case").click()
+    dialog = page.locator("dialog.modal")
+    await dialog.get_by_label("Subject").fill("Letter about a lost parcel")
+    await dialog.get_by_label("Case queue").select_option("second_line")
+    await dialog.get_by_label("Priority").select_option("high")
+    await dialog.get_by_label("Notify email").fill("yara@example.com")
+    await dialog.get_by_role("button", name="Register case").click()
+    await expect(dialog).to_have_count(0)
+    letter = panel.locator(".case-ws .case-title")
+    await expect(letter).to_have_text("Letter about a lost parcel")
+    third = await panel.locator(".case-ws").get_attribute("data-case")
+    made = (await bob.request(GetCase(id=0, case=str(third)))).case
+    assert (made.queue, made.priority, made.email, made.created_by) == (
+        "second_line",
+        "high",
+        "yara@example.com",
+        "sam",
+    )
+    await panel.get_by_role("button", name="All cases").click()
+    await panel.locator(f"tr[data-case={first.number}]").get_by_role("button").click()
+
     # Back to the list, filtered by the new status.
     await ws.get_by_role("button", name="All cases").click()
     await panel.get_by_label("Status").select_option("waiting_for_response")

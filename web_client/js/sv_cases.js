@@ -1,5 +1,5 @@
 // The supervisor's cases: a search over every case (queue, status, assignee,
-// open only) with the case page beside it, and the case settings (case
+// open only) with the case page beside it, a new case, and the case settings (case
 // queues with their service levels and members, customer notification
 // texts). The case page is the agents' own (case_page.js): the server tells
 // it what a supervisor may do (`workable`: every open case).
@@ -32,7 +32,10 @@ export function supervisorCases(app) {
         .map((t) => h("th", { scope: "col" }, t)))),
       results));
   const pageView = h("div.sv-case-view", { hidden: true }, host.workspace, host.details);
-  clear($("#panel-cases"), h("h2", "Cases"), listView, pageView);
+  clear($("#panel-cases"),
+    h("div.panel-head", h("h2", "Cases"),
+      h("button.primary.small.new-case", { type: "button", onclick: () => newCase() }, "New case")),
+    listView, pageView);
 
   let panel = null;
   let lookups = null;
@@ -89,6 +92,48 @@ export function supervisorCases(app) {
     pageView.hidden = false;
     panel = new CasePanel(app, number, { host, back: { text: "All cases", action: showList } });
     return panel;
+  }
+
+  /** Register a case that came by no call or chat (a letter, a walk-in). */
+  async function newCase() {
+    try {
+      if (!lookups) await fillFilters();
+    } catch (err) {
+      toast(errorText(err), "error");
+      return;
+    }
+    const n = {
+      subject: h("input#svn-subject", { required: true, maxlength: 256 }),
+      description: h("textarea#svn-description", { rows: 4, maxlength: 20000 }),
+      queue: h("select#svn-queue", { required: true }, lookups.queues.map((q) => h("option", { value: q.id }, q.name || q.id))),
+      priority: h("select#svn-priority", lookups.priorities.map((p) => h("option", { value: p, selected: p === "medium" }, label(p)))),
+      email: h("input#svn-email", { type: "email", maxlength: 256 }),
+    };
+    const row = (k, text) => [h("label", { for: n[k].id }, text), n[k]];
+    const error = h("p.form-error", { role: "alert", hidden: true });
+    const create = h("form.grid-form.new-case-form",
+      row("subject", "Subject"), row("description", "Description"), row("queue", "Case queue"),
+      row("priority", "Priority"), row("email", "Notify email"),
+      error, h("div.actions", h("button.primary", { type: "submit" }, "Register case")));
+    const dialog = modal("New case", create);
+    create.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      error.hidden = true;
+      const frame = {
+        type: "create_case", subject: n.subject.value.trim(), description: n.description.value,
+        queue: n.queue.value, priority: n.priority.value,
+      };
+      if (n.email.value.trim()) frame.email = n.email.value.trim();
+      try {
+        const detail = await conn.request(frame);
+        dialog.close();
+        toast(`Case ${detail.case.number} registered.`);
+        open(detail.case.number);
+      } catch (err) {
+        error.textContent = errorText(err);
+        error.hidden = false;
+      }
+    });
   }
 
   form.addEventListener("submit", (e) => {
