@@ -17,7 +17,6 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable
 
-import msgspec
 import structlog
 from websockets.asyncio.connection import Connection
 from websockets.protocol import State
@@ -79,7 +78,10 @@ class Session:
     def push(self, frame: Push, barrier: Barrier = None) -> None:
         """Number ``frame``, keep it for replay and send it (after ``barrier``)."""
         self.seq += 1
-        data = self.codec.encode(msgspec.structs.replace(frame, seq=self.seq))
+        # Numbered in place rather than copied: a frame is encoded at once,
+        # and one going to several sessions is numbered again before each.
+        frame.seq = self.seq
+        data = self.codec.encode(frame)
         self.ring.append((self.seq, data))
         self._emit(data, barrier, None)
 

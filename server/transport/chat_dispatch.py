@@ -145,7 +145,7 @@ class ChatDispatcher:
             target, author, by, f.client_id, f.text, template=f.template
         )
         reply = MessageSent(id=f.id, message=message, interaction=target, duplicate=duplicate)
-        self._commit(s, conn, reply)
+        self.rt.commit(s, reply, conn)  # not awaited: the reply waits for the commit
 
     async def _send_after_end(self, s: Session, conn: ServerConnection, f: SendMessage) -> None:
         author, by = _author(s, f.as_bot)

@@ -256,13 +256,16 @@ class Inbox:
         self._waiting: deque[Message] = deque()
 
     def feed(self, message: Message) -> None:
-        if self._busy:
-            self._waiting.append(message)
-            if len(self._waiting) > HIGH_WATER and not self._paused:
-                self._paused = True
-                self._conn.transport.pause_reading()
+        if not self._busy:  # the usual case, without a call to _run
+            pending = self._handle(message)
+            if pending is not None and not pending.done():
+                self._busy = True
+                pending.add_done_callback(self._resume)
             return
-        self._run(message)
+        self._waiting.append(message)
+        if len(self._waiting) > HIGH_WATER and not self._paused:
+            self._paused = True
+            self._conn.transport.pause_reading()
 
     def _run(self, message: Message) -> None:
         pending = self._handle(message)
