@@ -17,6 +17,7 @@ import random
 import resource
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,10 +112,20 @@ class Recorder:
         }
 
 
-def _arrived(c: AnyClient) -> float:
-    """When the push just taken from ``c.pushes`` arrived: read from the socket
-    (lean client) or now (full client)."""
-    return c.arrivals.popleft() if isinstance(c, LeanClient) else time.time()
+async def _feed(c: AnyClient, on_push: Callable[[Any, float], None]) -> None:
+    """Give ``c``'s pushes to ``on_push(push, arrived)`` until cancelled: as
+    the lean client reads them (stamped then), or from the full client's queue
+    (stamped when taken)."""
+    if isinstance(c, LeanClient):
+        c.on_push = on_push
+        try:
+            await asyncio.shield(c.closed)  # shielded: cancelling us must not cancel it
+        finally:
+            c.on_push = None  # later pushes wait in the queue, unread, as on a full client
+        return
+    while True:
+        push = await c.pushes.get()
+        on_push(push, time.time())
 
 
 def _stamp(text: str) -> float:
@@ -174,25 +185,27 @@ class Worker:
             return
         finally:
             self.ready_agents += 1  # logged in, or given up on
-        pending: set[asyncio.Task[None]] = set()
-        while True:
-            push = await c.pushes.get()
-            at = _arrived(c)
+        pending: set[asyncio.Future[Any]] = set()
+
+        def spawn(job: Coroutine[Any, Any, Any]) -> None:
+            task = asyncio.ensure_future(job)
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
+        def on_push(push: Any, at: float) -> None:
             if isinstance(push, Offered):
                 self.rec.offer_latency.append(at - push.interaction.created_at)
                 self.rec.counts["offered"] += 1
-                task = asyncio.ensure_future(self._take(c, push))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
+                spawn(self._take(c, push))
             elif isinstance(push, NewMessage) and push.message.author == "customer":
                 m = push.message
                 self.rec.relay_latency.append(at - _stamp(m.text))
                 self.rec.agent_got[m.interaction].append(m.text)
-                task = asyncio.ensure_future(self._reply(c, m.interaction, m.text))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
+                spawn(self._reply(c, m.interaction, m.text))
             elif isinstance(push, AgentChanged) and push.agent.state == "wrap_up":
-                await self._request(c, WrapUpDone(id=0))
+                spawn(self._request(c, WrapUpDone(id=0)))
+
+        await _feed(c, on_push)
 
     async def _take(self, c: AnyClient, offer: Offered) -> None:
         if self.s.accept_delay:
@@ -255,9 +268,7 @@ class Worker:
             reader.cancel()
 
     async def _bot_pushes(self, c: AnyClient, inbox: dict[str, asyncio.Queue[Any]]) -> None:
-        while True:
-            push = await c.pushes.get()
-            at = _arrived(c)
+        def on_push(push: Any, at: float) -> None:
             if isinstance(push, NewMessage) and push.message.author == "agent":
                 m = push.message
                 self.rec.relay_latency.append(at - _stamp(m.text))
@@ -269,6 +280,8 @@ class Worker:
                     self.rec.finished.add(ix.id)
                     self.rec.counts["completed"] += 1
                 inbox[ix.id].put_nowait(push)
+
+        await _feed(c, on_push)
 
     async def _chat(self, c: AnyClient, inbox: dict[str, asyncio.Queue[Any]]) -> None:
         who = Customer(name=f"load customer {self.rng.randrange(10**6)}")

@@ -108,6 +108,49 @@ async def test_agent_offered_accepts_and_errors(server: App, encoding: str) -> N
     assert lean.closed.done()
 
 
+async def test_pushes_to_a_callback_as_they_are_read(server: App, encoding: str) -> None:
+    """With on_push set, pushes go to it as read (with their arrival time), in
+    order, and none to the queue; replies still answer their requests; unset,
+    pushes queue again."""
+    url = f"ws://127.0.0.1:{server.port}/ws"
+    lean = await LeanClient.connect(url, encoding=encoding)
+    got: list[tuple[object, float]] = []
+    offered = asyncio.get_running_loop().create_future()
+
+    def on_push(push: object, at: float) -> None:
+        got.append((push, at))
+        if isinstance(push, Offered) and not offered.done():
+            offered.set_result(push)
+
+    bot = await Client.connect(url, encoding=encoding)
+    try:
+        await lean.login("alice", "alice-demo")
+        await asyncio.sleep(0.1)  # the login's own push, queued
+        queued = lean.pushes.qsize()
+        lean.on_push = on_push
+        await lean.request(SetStatus(id=0, status="ready"))
+        await bot.login_key("sbk_demo_webchat")
+        created = await bot.request(StartChat(id=0, queue="support", text="Hello"))
+        async with asyncio.timeout(5):
+            push = await offered
+        assert push.interaction.id == created.interaction.id
+        seqs = [p.seq for p, _ in got]
+        assert seqs == sorted(seqs) and seqs[-1] == lean.last_seq
+        stamps = [at for _, at in got]
+        assert stamps == sorted(stamps) and stamps[-1] <= time.time()
+        assert lean.pushes.qsize() == len(lean.arrivals) == queued  # nothing more queued
+        lean.on_push = None
+        taken = len(got)
+        await lean.request(Accept(id=0, offer=push.offer))
+        async with asyncio.timeout(5):
+            while not isinstance(await lean.pushes.get(), InteractionChanged):
+                pass
+        assert len(got) == taken
+    finally:
+        await bot.close()
+        await lean.close()
+
+
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     settings.limits.ping_interval = 0.1
