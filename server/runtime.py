@@ -125,6 +125,7 @@ class Runtime:
         self.failed: BaseException | None = None
         self.stopped = asyncio.Event()
         self._held: dict[Session, None] = {}
+        self._batching = 0  # > 0 while the messages of one socket read are handled
         self._tasks: list[asyncio.Task[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -285,7 +286,13 @@ class Runtime:
         committed.
         """
         effects = self.router.take_effects()
-        changes = [change_for(e.kind, e.row) for e in effects if isinstance(e, Persist)]
+        changes: list[Change] = []
+        sends: list[Send] = []
+        for e in effects:
+            if isinstance(e, Persist):
+                changes.append(change_for(e.kind, e.row))
+            else:
+                sends.append(e)
         changes.extend(extra)
         barrier: Barrier = None
         if changes:
@@ -298,14 +305,26 @@ class Runtime:
             origin.reply(reply, conn, barrier)
             if replay:
                 origin.replay(replay)
-        for e in effects:
-            if isinstance(e, Send):
-                self.deliver(e.to, e.frame, barrier)
+        for send in sends:
+            self.deliver(send.to, send.frame, barrier)
+        if not self._batching:
+            self._settle()
+        return barrier
+
+    def _settle(self) -> None:
         self._schedule()
         # Release what earlier commits made durable now rather than after the
         # loop's next round of socket events (see BatchWriter.poll).
         self.store.writer.poll()
-        return barrier
+
+    def batch_begin(self) -> None:
+        """The messages of one socket read follow: settle once, after the last."""
+        self._batching += 1
+
+    def batch_end(self) -> None:
+        self._batching -= 1
+        if not self._batching:
+            self._settle()
 
     def deliver(self, to: Target, frame: Push, barrier: Barrier = None) -> None:
         if isinstance(frame, Offered):

@@ -83,7 +83,12 @@ class Session:
         frame.seq = self.seq
         data = self.codec.encode(frame)
         self.ring.append((self.seq, data))
-        self._emit(data, barrier, None)
+        # _emit(data, barrier, None), inline: every relayed message passes here.
+        if self.held or (barrier is not None and not barrier.done()):
+            self.held.append((barrier, data, None))
+            self._on_held(self)
+        else:
+            self._write(data, None)
 
     def reply(self, frame: Frame, conn: Connection, barrier: Barrier = None) -> None:
         """Answer a request that came on ``conn`` (dropped if ``conn`` is gone)."""

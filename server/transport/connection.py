@@ -133,6 +133,7 @@ class ConnectionHandler:
                 log.exception("frame_failed", principal=s.principal)
                 return None
 
+        ws.batch_hooks = (self.rt.batch_begin, self.rt.batch_end)
         await ws.deliver_to(Inbox(ws, handle).feed)
         if ws.stop_reason is not None:
             raise Closing(*ws.stop_reason)

@@ -61,6 +61,9 @@ class DirectConnection(ServerConnection):
         #: Whether data_received parses frames here (once delivering).
         self._own = False
         self._handed_back = False
+        #: ``(begin, end)`` called around the messages of one read, so work
+        #: that can wait for the last of them is done once (Runtime.batch_*).
+        self.batch_hooks: tuple[Callable[[], None], Callable[[], None]] | None = None
 
     def deliver_to(self, deliver: Callable[[Message], None]) -> asyncio.Future[None]:
         """Call ``deliver(message)`` for every message from now on, instead of
@@ -165,10 +168,15 @@ class DirectConnection(ServerConnection):
             view = memoryview(data)
         end = len(view)
         pos = 0
+        hooks = self.batch_hooks
+        if hooks is not None:
+            hooks[0]()
         try:
             pos = self._parse(view, end)
         finally:
             view.release()
+            if hooks is not None:
+                hooks[1]()
         if not self._own:
             return  # handed the rest to websockets
         if buf:

@@ -9,6 +9,7 @@ import contextlib
 import json
 from typing import Any
 
+import msgspec
 import pytest
 from websockets.frames import Frame, Opcode
 
@@ -221,3 +222,41 @@ async def test_a_message_over_the_size_limit_closes_with_1009(raw: Any, settings
     with contextlib.suppress(ConnectionError):  # cut off before it was all read
         await c.loop.sock_sendall(c.sock, data)
     assert await close_code(c) == 1009
+
+
+async def test_a_read_of_several_commands_settles_once_after_them(raw: Any, server: App) -> None:
+    """Going ready and three pings in one TCP write: the waiting chat's offer
+    goes out, the pings are answered, and the offer's timeout timer is armed
+    once the read is handled (the offer times out and the chat is offered
+    again); nothing is left marked as inside a read."""
+    from protocol.client import Client
+    from protocol.sources import StartChat
+
+    router = server.runtime.router
+    router.put_queue(msgspec.structs.replace(router.queues["support"], offer_timeout=0.3))
+    bot = await Client.connect(f"ws://127.0.0.1:{server.port}/ws")
+    try:
+        await bot.login_key("sbk_demo_webchat")
+        await bot.request(StartChat(id=0, queue="support", text="Anyone?"))
+        c = await logged_in(raw)
+        queue(
+            c,
+            {"type": "set_status", "id": "ready", "status": "ready"},
+            *({"type": "ping", "id": i} for i in range(3)),
+        )
+        await c.flush()
+        assert [f["id"] for f in await replies(c, 4)] == ["ready", 0, 1, 2]
+        assert server.runtime._batching == 0
+        pushes: list[dict[str, Any]] = []
+        async with asyncio.timeout(5):
+            while not any(p["type"] == "offer_closed" for p in pushes):
+                await c.read_some()
+                pushes += [
+                    json.loads(ev.data)
+                    for ev in c.proto.events_received()
+                    if isinstance(ev, Frame) and ev.opcode is Opcode.TEXT
+                ]
+        closed = next(p for p in pushes if p["type"] == "offer_closed")
+        assert closed["outcome"] == "timed_out"
+    finally:
+        await bot.close()
