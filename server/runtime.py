@@ -124,7 +124,9 @@ class Runtime:
         self.watchers: dict[Session, None] = {}  # ordered set
         self.failed: BaseException | None = None
         self.stopped = asyncio.Event()
-        self._held: dict[Session, None] = {}
+        #: Sessions with frames held for a commit, by the commit (its future):
+        #: a commit releases the sessions that waited for it, no others.
+        self._held: dict[asyncio.Future[None], dict[Session, None]] = {}
         self._batching = 0  # > 0 while the messages of one socket read are handled
         self._tasks: list[asyncio.Task[None]] = []
         self._timer: asyncio.TimerHandle | None = None
@@ -347,18 +349,26 @@ class Runtime:
         if session is not None:
             session.push(frame, barrier)
 
-    def _note_held(self, session: Session) -> None:
-        self._held[session] = None
+    def _note_held(self, session: Session, barrier: asyncio.Future[None]) -> None:
+        waiting = self._held.get(barrier)
+        if waiting is None:
+            waiting = self._held[barrier] = {}
+        waiting[session] = None
 
     def _flush_held(self) -> None:
-        """After each commit: release held frames whose rows are now durable."""
+        """After each commit: release held frames whose rows are now durable.
+
+        Only the sessions that waited for a commit now done are looked at
+        (there are a few commits in flight, and hundreds of sessions); one
+        still holding frames for a later commit was noted under that one too.
+        """
         if self.store.writer.failed is not None:
             # Frames waiting on a failed batch must never go out.
             self.fail(self.store.writer.failed)
             return
-        done = [s for s in self._held if s.flush_held()]
-        for s in done:
-            del self._held[s]
+        for barrier in [b for b in self._held if b.done()]:
+            for session in self._held.pop(barrier):
+                session.flush_held()
 
     def fail(self, exc: BaseException) -> None:
         """Storage failed: stop serving. What was not acknowledged is retried by

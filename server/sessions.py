@@ -56,7 +56,7 @@ class Session:
         codec: Codec,
         replay: int,
         max_buffer: int,
-        on_held: Callable[[Session], None],
+        on_held: Callable[[Session, asyncio.Future[None]], None],
     ) -> None:
         self.role = role
         self.principal = principal
@@ -84,9 +84,11 @@ class Session:
         data = self.codec.encode(frame)
         self.ring.append((self.seq, data))
         # _emit(data, barrier, None), inline: every relayed message passes here.
-        if self.held or (barrier is not None and not barrier.done()):
+        waits = barrier is not None and not barrier.done()
+        if waits or self.held:
             self.held.append((barrier, data, None))
-            self._on_held(self)
+            if waits:
+                self._on_held(self, barrier)
         else:
             self._write(data, None)
 
@@ -95,9 +97,14 @@ class Session:
         self._emit(self.codec.encode(frame), barrier, conn)
 
     def _emit(self, data: bytes, barrier: Barrier, conn: Connection | None) -> None:
-        if self.held or (barrier is not None and not barrier.done()):
+        """Write ``data`` now, or hold it behind ``barrier`` (or behind what is
+        already held). Only a frame that waits for a commit itself is noted
+        with the runtime: one held behind others goes out when they do."""
+        waits = barrier is not None and not barrier.done()
+        if waits or self.held:
             self.held.append((barrier, data, conn))
-            self._on_held(self)
+            if waits:
+                self._on_held(self, barrier)
         else:
             self._write(data, conn)
 
