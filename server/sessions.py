@@ -83,14 +83,7 @@ class Session:
         frame.seq = self.seq
         data = self.codec.encode(frame)
         self.ring.append((self.seq, data))
-        # _emit(data, barrier, None), inline: every relayed message passes here.
-        waits = barrier is not None and not barrier.done()
-        if waits or self.held:
-            self.held.append((barrier, data, None))
-            if waits:
-                self._on_held(self, barrier)
-        else:
-            self._write(data, None)
+        self._emit(data, barrier, None)
 
     def reply(self, frame: Frame, conn: Connection, barrier: Barrier = None) -> None:
         """Answer a request that came on ``conn`` (dropped if ``conn`` is gone)."""

@@ -19,6 +19,7 @@ Debian's Firefox ESR 153 does not know ("unknown command"): no page can be opene
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -29,9 +30,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, ConsoleMessage, Page, Playwright, async_playwright
 
-from protocol.chats import Template
-from protocol.client import Client
-from protocol.routing import SetStatus
+from protocol.chats import Identify, NewContact, Template
+from protocol.client import Client, ServerError
+from protocol.routing import Accept, End, SetStatus, WrapUpDone
 from protocol.sources import StartChat
 from protocol.views import Customer
 from server.app import App
@@ -202,6 +203,31 @@ class Web:
             )
         )
         return str(created.interaction.id)
+
+    async def make_contacts(self, people: list[tuple[str, str]]) -> list[str]:
+        """Contacts (name, phone), made through bob's chats; bob goes offline after."""
+        bob = await self.agent("bob", ready=True)
+        bot = await self.bot()
+        ids = []
+        for name, phone in people:
+            created = await bot.request(
+                StartChat(id=0, queue="support", customer=Customer(name=name), text="Hi")
+            )
+            offer = await bob.next_push("offer")
+            await bob.request(Accept(id=0, offer=offer.offer))
+            made = await bob.request(
+                Identify(
+                    id=0,
+                    interaction=created.interaction.id,
+                    new_contact=NewContact(name=name, phone=phone),
+                )
+            )
+            ids.append(made.contact.id)
+            await bob.request(End(id=0, interaction=created.interaction.id))
+            with contextlib.suppress(ServerError):  # support has no wrap-up
+                await bob.request(WrapUpDone(id=0))
+        await bob.request(SetStatus(id=0, status="offline"))
+        return ids
 
     async def close(self) -> None:
         for c in self.clients:

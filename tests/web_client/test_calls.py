@@ -3,17 +3,12 @@ identification (none, one, several), callback compliance, scheduled calls, journ
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 from playwright.async_api import Page, expect
 
 from protocol.calls import AgentAnswered, GetCall
-from protocol.chats import Identify, NewContact
-from protocol.client import Client, ServerError
-from protocol.routing import Accept, End, SetStatus, WrapUpDone
-from protocol.sources import CallHangup, CallIncoming, StartChat
-from protocol.views import Customer
+from protocol.client import Client
+from protocol.sources import CallHangup, CallIncoming
 
 pytestmark = pytest.mark.browser
 
@@ -103,36 +98,10 @@ async def test_unknown_caller_new_contact_and_refused_callback(web) -> None:
     assert record.contact.name == "Dana Caller"
 
 
-async def make_contacts(web, people: list[tuple[str, str]]) -> list[str]:
-    """Contacts (name, phone), made through bob's chats; bob goes offline after."""
-    bob = await web.agent("bob", ready=True)
-    bot = await web.bot()
-    ids = []
-    for name, phone in people:
-        created = await bot.request(
-            StartChat(id=0, queue="support", customer=Customer(name=name), text="Hi")
-        )
-        offer = await bob.next_push("offer")
-        await bob.request(Accept(id=0, offer=offer.offer))
-        made = await bob.request(
-            Identify(
-                id=0,
-                interaction=created.interaction.id,
-                new_contact=NewContact(name=name, phone=phone),
-            )
-        )
-        ids.append(made.contact.id)
-        await bob.request(End(id=0, interaction=created.interaction.id))
-        with contextlib.suppress(ServerError):  # support has no wrap-up
-            await bob.request(WrapUpDone(id=0))
-    await bob.request(SetStatus(id=0, status="offline"))
-    return ids
-
-
 async def test_several_matches_pick_one(web) -> None:
     """A number shared by two contacts lists both; picking one identifies the caller."""
-    twins = await make_contacts(
-        web, [("Dana Whitfield", "+15550142"), ("Dan Whitfield", "+15550142")]
+    twins = await web.make_contacts(
+        [("Dana Whitfield", "+15550142"), ("Dan Whitfield", "+15550142")]
     )
     page = await web.agent_page("alice")
     gateway = await web.gateway()
@@ -151,7 +120,7 @@ async def test_several_matches_pick_one(web) -> None:
 
 async def test_known_caller_and_scheduled_call(web) -> None:
     """A caller matching one contact is identified by itself; a call is scheduled and canceled."""
-    [erin] = await make_contacts(web, [("Erin Known", "+15550177")])
+    [erin] = await web.make_contacts([("Erin Known", "+15550177")])
     page = await web.agent_page("alice")
     gateway = await web.gateway()
     ix = await ring(gateway, "pbx-3", "+15550177")

@@ -58,6 +58,20 @@ async def new_case(client: Client, subject: str, queue: str = "service", **kw: A
     return str(detail.case.number)
 
 
+async def advise(page: Page, number: str, subject: str, note: str) -> None:
+    """Advise on existing case, from the open call or chat: pick ``number`` (shown
+    with ``subject``), record ``note``; the case is then listed as linked."""
+    cases = page.locator(".cases-section")
+    await cases.get_by_role("button", name="Advise on existing case").click()
+    dialog = page.locator("dialog form.advise-form")
+    choice = dialog.locator(f".case-choice[data-case={number}]")
+    await expect(choice).to_contain_text(subject)
+    await choice.get_by_role("radio").check()
+    await dialog.get_by_label("Note").fill(note)
+    await dialog.get_by_role("button", name="Record consultation").click()
+    await expect(cases.locator(f".linked-cases .case-line[data-case={number}]")).to_be_visible()
+
+
 async def status_bar(page: Page) -> list[str]:
     return await page.locator(".status-bar .status-to").evaluate_all(
         "els => els.map(e => e.dataset.status)"
@@ -290,16 +304,8 @@ async def test_chat_advise_on_existing_case(web) -> None:
     ix = await web.start_chat(bot, "About my parcel", email="zoe@example.com")
     await page.locator(".invitation").get_by_role("button", name="Accept").click()
     await expect(page.locator(".chat-ws")).to_be_visible()
-    cases = page.locator(".cases-section")
-    await cases.get_by_role("button", name="Advise on existing case").click()
-    dialog = page.locator("dialog form.advise-form")
-    choice = dialog.locator(f".case-choice[data-case={number}]")
-    await expect(choice).to_contain_text("Parcel lost")
-    await choice.get_by_role("radio").check()
-    await dialog.get_by_label("Note").fill("Customer asked for news")
-    await dialog.get_by_role("button", name="Record consultation").click()
+    await advise(page, number, "Parcel lost", "Customer asked for news")
     await expect(page.locator(".toast").last).to_have_text(f"Consultation recorded on {number}.")
-    await expect(cases.locator(f".linked-cases .case-line[data-case={number}]")).to_be_visible()
 
     sam = await web.agent("sam")
     detail = await sam.request(GetCase(id=0, case=number))
@@ -414,21 +420,9 @@ async def test_my_cases_refresh_keeps_unchanged_items(web) -> None:
 async def test_call_advise_on_existing_case(web) -> None:
     """A known caller: the call page offers the contact's cases, and the
     consultation is recorded on the chosen one, linked to the call."""
-    bob = await web.agent("bob", ready=True)
-    bot = await web.bot()
-    created = await bot.request(StartChat(id=0, queue="support", text="Hi"))
-    offer = await bob.next_push("offer")
-    await bob.request(Accept(id=0, offer=offer.offer))
-    made = await bob.request(
-        Identify(
-            id=0,
-            interaction=created.interaction.id,
-            new_contact=NewContact(name="Yann Caller", phone="+15550108080"),
-        )
-    )
-    number = await new_case(bob, "Router keeps rebooting", contact=made.contact.id)
-    await bob.request(End(id=0, interaction=created.interaction.id))
-    await bob.request(SetStatus(id=0, status="offline"))
+    [contact] = await web.make_contacts([("Yann Caller", "+15550108080")])
+    sam = await web.agent("sam")
+    number = await new_case(sam, "Router keeps rebooting", contact=contact)
 
     page = await web.agent_page("alice")
     gateway = await web.gateway()
@@ -440,17 +434,10 @@ async def test_call_advise_on_existing_case(web) -> None:
     connect = await gateway.next_push("connect")
     await gateway.request(AgentAnswered(id=0, call_id="pbx-80", device=connect.device))
     await expect(page.locator(".ident-section .outcome .c-name")).to_have_text("Yann Caller")
-    cases = page.locator(".cases-section")
-    await cases.get_by_role("button", name="Advise on existing case").click()
-    dialog = page.locator("dialog form.advise-form")
-    choice = dialog.locator(f".case-choice[data-case={number}]")
-    await expect(choice).to_contain_text("Router keeps rebooting")
-    await choice.get_by_role("radio").check()
-    await dialog.get_by_label("Note").fill("Still rebooting after the firmware update")
-    await dialog.get_by_role("button", name="Record consultation").click()
-    await expect(cases.locator(f".linked-cases .case-line[data-case={number}]")).to_be_visible()
+    await advise(
+        page, number, "Router keeps rebooting", "Still rebooting after the firmware update"
+    )
 
-    sam = await web.agent("sam")
     detail = await sam.request(GetCase(id=0, case=number))
     ix = call.interaction.id
     assert ix in detail.case.interactions

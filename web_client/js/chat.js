@@ -378,35 +378,10 @@ export class ChatPanel {
 
   buildDetails(ix, r) {
     const resultSelect = h("select#chat-result", { name: "result" });
-    const nameInput = h("input#chat-name", { name: "name", value: r.name || "", maxlength: 256 });
-    const details = h("textarea#chat-result-details", { name: "result_details", rows: 2, maxlength: 20000 });
-    details.value = r.result_details || "";
-    const notes = h("textarea#chat-notes", { name: "notes", rows: 3, maxlength: 20000 });
-    notes.value = r.notes || "";
-    const saveForm = h("form.record-form", { "aria-label": "Chat result and notes" },
-      h("label", { for: "chat-name" }, "Chat name"), nameInput,
-      h("label", { for: "chat-result" }, "Result"), resultSelect,
-      h("label", { for: "chat-result-details" }, "Result details"), details,
-      h("label", { for: "chat-notes" }, "Notes"), notes,
-      h("div.actions", h("button.primary.small", { type: "submit" }, "Save record")));
-    saveForm.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      const rec = this.record;
-      const frame = { type: "update_chat", interaction: this.id };
-      if (nameInput.value !== (rec.name || "")) frame.name = nameInput.value;
-      if (resultSelect.value && resultSelect.value !== rec.result) frame.result = resultSelect.value;
-      if (details.value !== (rec.result_details || "")) frame.result_details = details.value;
-      if (notes.value !== (rec.notes || "")) frame.notes = notes.value;
-      try {
-        await this.conn.request(frame);
-        Object.assign(rec, {
-          name: nameInput.value, result: resultSelect.value || rec.result,
-          result_details: details.value, notes: notes.value,
-        });
-        toast("Chat record saved.");
-      } catch (err) {
-        toast(`Not saved: ${errorText(err)}`, "error");
-      }
+    const saveForm = recordForm(this.conn, {
+      interaction: this.id, prefix: "chat", resultSelect,
+      record: () => this.record,
+      onSaved: (saved) => Object.assign(this.record, saved),
     });
     const number = ix.customer.phone || (r.contact && r.contact.phones[0]) || "";
     this.pane = {
@@ -550,4 +525,47 @@ export class ChatPanel {
       toast(`Could not end the chat: ${errorText(err)}`, "error");
     }
   }
+}
+
+/**
+ * A chat record's own fields (name, result, result details, notes) as a form
+ * that sends `update_chat` with only what changed. `record()` is the record
+ * as known now; `resultSelect` is the caller's (it fills the options);
+ * `onSaved(fields)` gets the fields as stored.
+ */
+export function recordForm(conn, { interaction, prefix, record, resultSelect, onSaved }) {
+  const r = record();
+  const id = (k) => `${prefix}-${k}`;
+  resultSelect.id = id("result");
+  const name = h("input", { id: id("name"), name: "name", value: r.name || "", maxlength: 256 });
+  const details = h("textarea", { id: id("result-details"), name: "result_details", rows: 2, maxlength: 20000 });
+  details.value = r.result_details || "";
+  const notes = h("textarea", { id: id("notes"), name: "notes", rows: 3, maxlength: 20000 });
+  notes.value = r.notes || "";
+  const form = h("form.record-form", { "aria-label": "Chat result and notes" },
+    h("label", { for: name.id }, "Chat name"), name,
+    h("label", { for: resultSelect.id }, "Result"), resultSelect,
+    h("label", { for: details.id }, "Result details"), details,
+    h("label", { for: notes.id }, "Notes"), notes,
+    h("div.actions", h("button.primary.small", { type: "submit" }, "Save record")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const rec = record();
+    const frame = { type: "update_chat", interaction };
+    if (name.value !== (rec.name || "")) frame.name = name.value;
+    if (resultSelect.value && resultSelect.value !== rec.result) frame.result = resultSelect.value;
+    if (details.value !== (rec.result_details || "")) frame.result_details = details.value;
+    if (notes.value !== (rec.notes || "")) frame.notes = notes.value;
+    try {
+      await conn.request(frame);
+      toast("Chat record saved.");
+      onSaved({
+        name: name.value, result: resultSelect.value || rec.result,
+        result_details: details.value, notes: notes.value,
+      });
+    } catch (err) {
+      toast(`Not saved: ${errorText(err)}`, "error");
+    }
+  });
+  return form;
 }

@@ -7,6 +7,7 @@
 import { h, clear, toast, errorText, dateTime, duration, label, modal, section } from "./dom.js";
 import { queueNamer, chatFacts, transcriptList, callFacts, callSteps } from "./history.js";
 import { identification, journeyTable } from "./contacts.js";
+import { recordForm } from "./chat.js";
 
 /** The result lookup (asked once per sign-in). */
 function results(app) {
@@ -75,35 +76,14 @@ function chatDialog(app, chat, queueName, options) {
   const r = chat.record;
   const ix = r.interaction;
   const id = ix.id;
-  const name = h("input#svr-name", { maxlength: 256, value: r.name || "" });
-  const result = resultSelect("svr-result", options, r.result);
-  const details = h("textarea#svr-details", { rows: 2, maxlength: 20000 });
-  details.value = r.result_details || "";
-  const notes = h("textarea#svr-notes", { rows: 3, maxlength: 20000 });
-  notes.value = r.notes || "";
-  const form = h("form.record-form.sv-record-form", { "aria-label": "Chat result and notes" },
-    h("label", { for: "svr-name" }, "Chat name"), name,
-    h("label", { for: "svr-result" }, "Result"), result,
-    h("label", { for: "svr-details" }, "Result details"), details,
-    h("label", { for: "svr-notes" }, "Notes"), notes,
-    h("div.actions", h("button.primary.small", { type: "submit" }, "Save record")));
   const side = h("div.sv-record-side", chatFacts(chat, queueName));
   const dialog = modal(`Chat with ${r.contact ? r.contact.name || r.contact.id : ix.customer.name || id}`,
     h("div.transcript-box.editable", side, transcriptList(chat, "")), { wide: true });
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const frame = { type: "update_chat", interaction: id };
-    if (name.value !== (r.name || "")) frame.name = name.value;
-    if (result.value && result.value !== r.result) frame.result = result.value;
-    if (details.value !== (r.result_details || "")) frame.result_details = details.value;
-    if (notes.value !== (r.notes || "")) frame.notes = notes.value;
-    try {
-      await app.conn.request(frame);
-      toast("Chat record saved.");
-      reopen(app, dialog, id);
-    } catch (err) {
-      toast(`Not saved: ${errorText(err)}`, "error");
-    }
+  // The agents' form, saved and then shown again with the stored record.
+  const form = recordForm(app.conn, {
+    interaction: id, prefix: "svr", record: () => r,
+    resultSelect: resultSelect("svr-result", options, r.result),
+    onSaved: () => reopen(app, dialog, id),
   });
   const number = ix.customer.phone || (r.contact && r.contact.phones[0]) || "";
   side.append(
@@ -122,7 +102,7 @@ function callDialog(app, r, queueName, options) {
   const result = resultSelect("svr-call-result", options, r.result);
   const reason = h("textarea#svr-call-reason", { rows: 2, maxlength: 1000 });
   reason.value = r.reason || "";
-  const form = h("form.record-form.sv-record-form", { "aria-label": "Call result" },
+  const form = h("form.record-form", { "aria-label": "Call result" },
     h("label", { for: "svr-call-result" }, "Result"), result,
     h("label", { for: "svr-call-reason" }, "Reason"), reason,
     h("div.actions", h("button.primary.small", { type: "submit" }, "Save result")));
