@@ -36,6 +36,7 @@ class Session:
 
     __slots__ = (
         "_max_buffer",
+        "_noted",
         "_on_held",
         "codec",
         "conn",
@@ -71,6 +72,8 @@ class Session:
         self.held: deque[tuple[Barrier, bytes, Connection | None]] = deque()
         self.watching = False
         self._on_held = on_held
+        #: The commit this session last told the runtime it waits for.
+        self._noted: Barrier = None
         self._max_buffer = max_buffer
 
     # ----------------------------------------------------------------- sending
@@ -92,11 +95,15 @@ class Session:
     def _emit(self, data: bytes, barrier: Barrier, conn: Connection | None) -> None:
         """Write ``data`` now, or hold it behind ``barrier`` (or behind what is
         already held). Only a frame that waits for a commit itself is noted
-        with the runtime: one held behind others goes out when they do."""
+        with the runtime: one held behind others goes out when they do, and
+        the runtime keeps a session it was told of until that commit is done,
+        so telling it again about the same one (the acknowledgements of one
+        socket read share a commit) is skipped."""
         waits = barrier is not None and not barrier.done()
         if waits or self.held:
             self.held.append((barrier, data, conn))
-            if waits:
+            if waits and barrier is not self._noted:
+                self._noted = barrier
                 self._on_held(self, barrier)
         else:
             self._write(data, conn)

@@ -7,8 +7,9 @@ sees (or is acknowledged) can be lost by a crash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from protocol.base import Push
 
@@ -25,14 +26,15 @@ def key(key_id: str) -> Target:
     return ("key", key_id)
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+# Structs rather than dataclasses: a command makes two or three of these per
+# message, and a frozen dataclass's __init__ is a Python call setting each
+# field through object.__setattr__; a Struct is built in C.
+class Send(msgspec.Struct, frozen=True):
     to: Target
     frame: Push
 
 
-@dataclass(frozen=True, slots=True)
-class Persist:
+class Persist(msgspec.Struct, frozen=True):
     """A row to write: ``kind`` names the table, ``row`` is a snapshot."""
 
     kind: str

@@ -185,30 +185,40 @@ class DirectConnection(ServerConnection):
             self._rbuf = bytearray(data[pos:])
 
     def _parse(self, view: memoryview, end: int) -> int:
-        """Take the whole frames in ``view``; where the first incomplete one starts."""
+        """Take the whole frames in ``view``; where the first incomplete one starts.
+
+        Per frame this is the relay's innermost loop, so the usual frame (a
+        whole binary or text message with a 7-bit length) is read inline; a
+        longer length, a fragment or a control frame takes the general way."""
         pos = 0
-        limit = self.protocol.max_message_size
+        protocol = self.protocol
+        limit = protocol.max_message_size
+        is_open = protocol.state is State.OPEN
         while end - pos >= 2:
             b0 = view[pos]
             b1 = view[pos + 1]
             opcode = b0 & 0x0F
-            size, head = payload_length(view, pos, end)
-            if size < 0:
-                break
+            size = b1 & 0x7F
+            head = 2
+            if size >= 126:
+                size, head = payload_length(view, pos, end)
+                if size < 0:
+                    break
             total = head + 4 + size
             if not (
                 b0 & 0x70 == 0  # no reserved bits: no extension is ever negotiated
                 and b1 & 0x80  # masked, as every client frame must be
                 and opcode <= 2  # continuation, text, binary
                 and (limit is None or self._fragments_size + size <= limit)
-                and self.protocol.state is State.OPEN
+                and is_open
             ):
-                if opcode >= 8 and self.protocol.state is State.OPEN:
+                if opcode >= 8 and is_open:
                     if end - pos < total:
                         break  # a control frame still arriving
                     # A whole ping, pong or close: websockets answers it.
                     super().data_received(bytes(view[pos : pos + total]))
                     pos += total
+                    is_open = protocol.state is State.OPEN  # a close changes it
                     continue
                 # Anything else, and all that follows, goes to websockets,
                 # which refuses it with the right close code.
@@ -223,6 +233,9 @@ class DirectConnection(ServerConnection):
                 view[pos + head + 4 : pos + total], view[pos + head : pos + head + 4]
             )
             pos += total
+            if b0 == 0x82:  # a whole binary message, the usual case
+                self._deliver(payload)  # type: ignore[misc]  # set whenever frames are parsed here
+                continue
             fin = b0 & 0x80
             if opcode == 0:
                 self._fragments_size = 0 if fin else self._fragments_size + size
