@@ -131,6 +131,7 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._timer_changes = -1  # router.timers.changes when last scheduled
         self._last_stats: dict[str, QueueStats] = {}
         self._spawned: set[asyncio.Task[Any]] = set()
         store.writer.on_commit = self._flush_held
@@ -314,7 +315,8 @@ class Runtime:
         return barrier
 
     def _settle(self) -> None:
-        self._schedule()
+        if self.router.timers.changes != self._timer_changes:
+            self._schedule()
         # Release what earlier commits made durable now rather than after the
         # loop's next round of socket events (see BatchWriter.poll).
         self.store.writer.poll()
@@ -407,6 +409,7 @@ class Runtime:
 
     def _schedule(self) -> None:
         """Make sure the loop calls the router back at its next deadline."""
+        self._timer_changes = self.router.timers.changes
         deadline = self.router.next_deadline()
         if deadline is None or (self._timer_at is not None and self._timer_at <= deadline):
             return
@@ -421,7 +424,10 @@ class Runtime:
     def _on_timer(self) -> None:
         self._timer = self._timer_at = None
         self.router.advance()
-        self.commit()  # also schedules the next deadline
+        self.commit()
+        # Even if nothing was due (the loop woke a little early) and the
+        # timers did not change: the call this replaces is gone.
+        self._schedule()
 
     async def _stats_loop(self, period: float = 0.5) -> None:
         while True:

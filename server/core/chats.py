@@ -97,7 +97,7 @@ class Conversations:
                 ErrorCode.TOO_LARGE, f"messages are limited to {self.settings.max_text} characters"
             )
         now = self.router.clock()
-        chat = self._chat(ix.id, now)
+        chat = self.live.get(ix.id) or self._chat(ix.id, now)
         key = (author, by, client_id)
         earlier = chat.sent.get(key)
         if earlier is not None:

@@ -93,7 +93,8 @@ class Router:
         self._lines: dict[str, WaitingLine] = {}
         self._pools: dict[str, AgentPool] = {}
         self._members: dict[str, dict[str, Agent]] = {}
-        self._timers = Timers()
+        #: Deadlines to be woken for (the runtime watches ``timers.changes``).
+        self.timers = Timers()
         self._effects: list[Effect] = []
         self._next_order = 1  # arrival order (band 1)
         self._next_head = 1  # order among interactions put back at the head (band 0)
@@ -143,7 +144,7 @@ class Router:
         self._pools[cfg.id].rebuild(list(self._members.get(cfg.id, {}).values()))
         if old is not None and old.max_wait != cfg.max_wait and cfg.max_wait:
             for ix in self._lines[cfg.id].members():
-                self._timers.set(ix.enqueued_at + cfg.max_wait, "max_wait", ix.id)
+                self.timers.set(ix.enqueued_at + cfg.max_wait, "max_wait", ix.id)
         self._rebalance()
 
     def delete_queue(self, queue_id: str) -> None:
@@ -271,7 +272,7 @@ class Router:
         for agent in self.agents.values():
             if agent.status != "offline" or agent.interaction is not None:
                 agent.grace_until = now + self.settings.grace
-                self._timers.set(agent.grace_until, "grace", agent.username)
+                self.timers.set(agent.grace_until, "grace", agent.username)
 
     # ---------------------------------------------------------------- sessions
 
@@ -296,7 +297,7 @@ class Router:
         agent.connected = False
         agent.version += 1
         agent.grace_until = self.clock() + self.settings.grace
-        self._timers.set(agent.grace_until, "grace", username)
+        self.timers.set(agent.grace_until, "grace", username)
         if agent.offer is not None:
             self._close_offer(agent.offer, "rescind", reason="agent_disconnected")
         self._agent_changed(agent)
@@ -381,7 +382,7 @@ class Router:
         agent.rr_tick[ix.queue] = next(self._rr)
         ix.offer = agent.offer = offer
         self.offers[offer.id] = offer
-        self._timers.set(offer.expires_at, "offer", offer.id)
+        self.timers.set(offer.expires_at, "offer", offer.id)
         self._send(
             fx.agent(agent.username),
             Offered(
@@ -414,7 +415,7 @@ class Router:
         if event in ("decline", "time_out"):
             until = now + self.settings.reoffer_delay
             ix.excluded[agent.username] = until
-            self._timers.set(until, "reoffer", ix.id)
+            self.timers.set(until, "reoffer", ix.id)
         if event == "time_out":
             agent.missed += 1
             if agent.missed >= self.settings.max_missed and agent.status == "ready":
@@ -594,7 +595,7 @@ class Router:
         wrap_up = self.queues[queue_id].wrap_up if queue_id in self.queues else 0.0
         if wrap_up > 0:
             agent.wrap_up_until = now + wrap_up
-            self._timers.set(agent.wrap_up_until, "wrap_up", agent.username)
+            self.timers.set(agent.wrap_up_until, "wrap_up", agent.username)
             self._agent_changed(agent)
         else:
             self._finish_wrap_up(agent)
@@ -649,7 +650,7 @@ class Router:
             self._to_head(ix, now)
             until = now + self.settings.reoffer_delay
             ix.excluded[holder.username] = until
-            self._timers.set(until, "reoffer", ix.id)
+            self.timers.set(until, "reoffer", ix.id)
             self._save(ix)
             self._interaction_changed(ix, to_agent=False)
             self._notify("requeued", ix, holder.username)
@@ -693,7 +694,7 @@ class Router:
 
     def set_timer(self, when: float, kind: str, ref: str) -> None:
         """Ask to be called back (``timer_handlers[kind](ref, now)``) at ``when``."""
-        self._timers.set(when, kind, ref)
+        self.timers.set(when, kind, ref)
 
     def set_contact(self, interaction_id: str, contact: str | None) -> Interaction:
         """Link a live interaction to the contact identified for it."""
@@ -729,7 +730,7 @@ class Router:
     def _arm_max_wait(self, ix: Interaction) -> None:
         max_wait = self.queues[ix.queue].max_wait
         if max_wait:
-            self._timers.set(ix.enqueued_at + max_wait, "max_wait", ix.id)
+            self.timers.set(ix.enqueued_at + max_wait, "max_wait", ix.id)
 
     def _to_head(self, ix: Interaction, now: float) -> None:
         ix.band, ix.order = 0, self._next_head
@@ -803,12 +804,12 @@ class Router:
 
     def next_deadline(self) -> float | None:
         """When :meth:`advance` next has something to do (maybe earlier)."""
-        return self._timers.next_deadline()
+        return self.timers.next_deadline()
 
     def advance(self) -> None:
         """Fire every timer that is due at the clock's current time."""
         now = self.clock()
-        while (due := self._timers.pop_due(now)) is not None:
+        while (due := self.timers.pop_due(now)) is not None:
             kind, ref = due
             if kind == "offer":
                 offer = self.offers.get(ref)

@@ -13,14 +13,18 @@ import itertools
 
 
 class Timers:
-    __slots__ = ("_heap", "_seq")
+    __slots__ = ("_heap", "_seq", "changes")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, str, str]] = []
         self._seq = itertools.count()
+        #: Counts sets and pops: the next deadline can only have moved when
+        #: this has (the runtime looks after every command, so cheaply).
+        self.changes = 0
 
     def set(self, when: float, kind: str, ref: str) -> None:
         heapq.heappush(self._heap, (when, next(self._seq), kind, ref))
+        self.changes += 1
 
     def next_deadline(self) -> float | None:
         return self._heap[0][0] if self._heap else None
@@ -29,6 +33,7 @@ class Timers:
         """The earliest timer due at ``now``, removed; ``None`` if none is."""
         if self._heap and self._heap[0][0] <= now:
             _, _, kind, ref = heapq.heappop(self._heap)
+            self.changes += 1
             return kind, ref
         return None
 

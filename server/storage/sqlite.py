@@ -65,28 +65,24 @@ def interaction_change(r: InteractionRecord) -> Change:
 CHAT_FIELDS = frozenset({"name", "result", "result_details", "notes", "case_id", "candidates"})
 
 
-def message_change(m: MessageView) -> Change:
-    return (
-        "INSERT INTO messages (id, interaction, n, author, by, text, file, client_id, template,"
-        " sent_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-        (
-            m.id,
-            m.interaction,
-            m.n,
-            m.author,
-            m.by,
-            m.text,
-            m.file.id if m.file else None,
-            m.client_id,
-            m.template,
-            m.sent_at,
-        ),
-    )
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, interaction, n, author, by, text, file, client_id, template,"
+    " sent_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
 
 
 #: How each kind of persisted row becomes SQL. The core names the kinds;
 #: the runtime adds credentials and sessions.
 def change_for(kind: str, row: Any) -> Change:
+    if kind == "message":  # first, and inline: one for every chat message
+        m: MessageView = row
+        return (
+            _INSERT_MESSAGE,
+            (
+                m.id, m.interaction, m.n, m.author, m.by, m.text,
+                m.file.id if m.file else None, m.client_id, m.template, m.sent_at,
+            ),
+        )  # fmt: skip
     if kind == "interaction":
         return interaction_change(row)
     if kind == "handled":  # (interaction, agent, at)
@@ -94,8 +90,6 @@ def change_for(kind: str, row: Any) -> Change:
             "INSERT OR IGNORE INTO interaction_agents (interaction, agent, at) VALUES (?, ?, ?)",
             row,
         )
-    if kind == "message":
-        return message_change(row)
     if kind == "file":  # (id, interaction, name, mime, size, sha256, by, created_at)
         return (
             "INSERT INTO files (id, interaction, name, mime, size, sha256, by, created_at)"

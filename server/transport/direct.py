@@ -188,8 +188,8 @@ class DirectConnection(ServerConnection):
         """Take the whole frames in ``view``; where the first incomplete one starts.
 
         Per frame this is the relay's innermost loop, so the usual frame (a
-        whole binary or text message with a 7-bit length) is read inline; a
-        longer length, a fragment or a control frame takes the general way."""
+        whole binary message under 64 KiB) is read and delivered inline; a
+        longer one, a fragment, text or a control frame takes the general way."""
         pos = 0
         protocol = self.protocol
         limit = protocol.max_message_size
@@ -200,7 +200,12 @@ class DirectConnection(ServerConnection):
             opcode = b0 & 0x0F
             size = b1 & 0x7F
             head = 2
-            if size >= 126:
+            if size == 126:  # 126 to 65,535 bytes: most chat messages
+                if end - pos < 4:
+                    break
+                size = view[pos + 2] << 8 | view[pos + 3]
+                head = 4
+            elif size == 127:
                 size, head = payload_length(view, pos, end)
                 if size < 0:
                     break

@@ -184,6 +184,30 @@ async def test_frames_split_across_reads_and_big_ones_in_pieces(raw: Any, server
     assert (got[0]["type"], got[0]["id"], got[0]["code"]) == ("error", "big", "too_large")
 
 
+async def test_binary_frames_of_every_length_field_split_anywhere(raw: Any, server: App) -> None:
+    """Binary messages with a 7-bit, 16-bit and 64-bit length field (the parser
+    reads the first two inline), between text ones, cut at every byte and in
+    uneven pieces: each is answered, in order."""
+    c = await logged_in(raw)
+    sizes = [10, 200, 70_000, 0, 125, 126, 65_535 - 64]
+    frames = [{"type": "ping", "id": f"p{i}", "pad": "x" * n} for i, n in enumerate(sizes)]
+    for i, f in enumerate(frames):
+        data = json.dumps(f).encode()
+        c.proto.send_text(data) if i % 3 == 2 else c.proto.send_binary(data)
+    data = b"".join(c.proto.data_to_send())
+    cut, step = 0, 1
+    while cut < len(data):
+        size = step if cut < 2000 else 7919  # byte by byte at first, then odd pieces
+        await c.loop.sock_sendall(c.sock, data[cut : cut + size])
+        cut += size
+    got = await replies(c, len(frames))
+    assert [(g["type"], g["id"]) for g in got][:2] == [("pong", "p0"), ("pong", "p1")]
+    # 70 kB is over the frame limit (only files may be that big): refused, with its id.
+    assert (got[2]["type"], got[2]["id"], got[2]["code"]) == ("error", "p2", "too_large")
+    assert [(g["type"], g["id"]) for g in got[3:]] == [("pong", f"p{i}") for i in range(3, 7)]
+    assert own_parsing(server) == [True]
+
+
 async def test_pings_and_a_clean_close_go_through_websockets(raw: Any) -> None:
     c = await logged_in(raw)
     c.proto.send_ping(b"are you there")
