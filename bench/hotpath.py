@@ -14,7 +14,9 @@ per message: parsing, the command, the commit's bookkeeping, encoding the
 acknowledgement and the push, without the system calls.
 
 CPU time on this VM varies by ±20 % between runs; the count of Python calls
-(``--profile``) does not, so it is the figure to compare small changes by.
+(``--profile``) does not, and neither does the count of instructions that
+``bench/instructions.py`` takes of this script under callgrind: those are the
+figures to compare small changes by.
 """
 
 from __future__ import annotations
