@@ -425,8 +425,9 @@ class Runtime:
         self._timer = self._timer_at = None
         self.router.advance()
         self.commit()
-        # Even if nothing was due (the loop woke a little early) and the
-        # timers did not change: the call this replaces is gone.
+        # Rescheduled even when nothing was due (the loop woke a little early)
+        # and the timers did not change: this loop timer has fired, and
+        # _settle only reschedules on a change.
         self._schedule()
 
     async def _stats_loop(self, period: float = 0.5) -> None:
