@@ -239,7 +239,7 @@ class DirectConnection(ServerConnection):
             )
             pos += total
             if b0 == 0x82:  # a whole binary message, the usual case
-                self._deliver(payload)  # type: ignore[misc]  # set whenever frames are parsed here
+                self._deliver(payload)  # set: only a delivering connection parses
                 continue
             fin = b0 & 0x80
             if opcode == 0:
