@@ -147,11 +147,151 @@ async def measure(messages: int, per_read: int, profile: bool) -> dict[str, floa
         await app.stop()
 
 
+async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, float]:
+    """The routing path without sockets: a chat created, offered, accepted and
+    ended, per cycle, as ``bench/routing_load.py`` drives it (no wrap-up, no
+    messages), on ``agents`` ready agents."""
+    import hashlib
+
+    from argon2 import PasswordHasher
+
+    from protocol.codec import MSGPACK
+    from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
+    from protocol.routing import Accept, End, SetStatus
+    from protocol.sources import StartChat
+    from protocol.views import Customer
+    from server import logs
+    from server.app import App
+    from server.load.wire import LeanClient, client_frame
+    from server.settings import Settings
+    from server.storage import Store, change_for
+
+    logs.configure("warning")
+
+    db = os.path.join(tempfile.mkdtemp(prefix="sb-hot-"), "hot.db")
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash("pw")
+    names = [f"hot-a{i}" for i in range(agents)]
+    secret = "sbk_hot_bot"
+    changes = [change_for("queue", QueueConfig(id="hot", channel="chat", offer_timeout=10))]
+    for name in names:
+        changes += [
+            change_for("agent", AgentConfig(username=name, inboxes=["hot"])),
+            change_for("password", (name, cheap)),
+        ]
+    key = ApiKeyConfig(id="hot-bot", role="bot", queues=["hot"])
+    changes.append(change_for("api_key", (key, hashlib.sha256(secret.encode()).hexdigest())))
+    store = await Store.open(db)
+    await store.writer.submit(changes)
+    await store.close()
+
+    settings = Settings()
+    settings.server.port = 0
+    settings.server.db = db
+    settings.limits.rate["bot"] = settings.limits.rate["agent"] = 1e9
+    # No keepalive: the sockets are swapped for counters, so a ping would never
+    # be answered, and a run under callgrind lasts minutes.
+    settings.limits.ping_interval = settings.limits.ping_timeout = 1e6
+    app = App(settings)
+    await app.start()
+    try:
+        url = f"ws://127.0.0.1:{app.port}/ws"
+        bot = await LeanClient.connect(url, encoding="msgpack")
+        await bot.login_key(secret)
+        clients = []
+        for name in names:
+            c = await LeanClient.connect(url, encoding="msgpack")
+            await c.login(name, "pw")
+            await c.request(SetStatus(id=0, status="ready"))
+            clients.append(c)
+        await asyncio.sleep(0.2)
+        rt = app.runtime
+        router = rt.router
+        feeds: dict[str, Any] = {}
+        counters = {"bot": CountingTransport(), "agent": CountingTransport()}
+        real = {}
+        for target, session in rt.sessions.items():
+            real[session.conn] = session.conn.transport
+            session.conn.transport = counters[session.role]
+            feeds[target[1]] = session.conn.data_received
+        feed_bot = feeds["hot-bot"]
+        customer = Customer(name="hot customer")
+        n = 0
+
+        def frame(request: Any) -> bytes:
+            nonlocal n
+            n += 1
+            request.id = n
+            return client_frame(2, MSGPACK.encode(request))
+
+        async def settle() -> None:
+            """Until every held frame is out: the commits are done."""
+            while rt._held:
+                await asyncio.wait(list(rt._held))
+                await asyncio.sleep(0)
+
+        async def cycle(k: int) -> None:
+            """``k`` chats created (two frames per read), offered, accepted and
+            ended, each step after the previous one's commit, as in a real run
+            where they are seconds apart (an accept and an end in the same
+            commit would share one socket write)."""
+            starts = [frame(StartChat(id=0, queue="hot", customer=customer)) for _ in range(k)]
+            for i in range(0, k, 2):
+                feed_bot(b"".join(starts[i : i + 2]))
+            offers = [o for o in router.offers.values() if o.state == "pending"]
+            await settle()
+            for o in offers:
+                feeds[o.agent.username](frame(Accept(id=0, offer=o.id)))
+            await settle()
+            for o in offers:
+                feed_bot(frame(End(id=0, interaction=o.interaction.id, reason="customer_left")))
+            await settle()
+
+        per_round = max(1, agents // 2)
+        for _ in range(10):  # warm-up
+            await cycle(per_round)
+        for counter in counters.values():
+            counter.writes = 0
+        created = router_created = len(rt.router.interactions)
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        start = time.thread_time()
+        done = 0
+        while done < chats:
+            await cycle(min(per_round, chats - done))
+            done += min(per_round, chats - done)
+        cpu = time.thread_time() - start
+        if profiler:
+            profiler.disable()
+        if len(router.interactions) != created or router.offers:
+            raise SystemExit(f"{len(router.interactions) - router_created} chats still live")
+        out = {
+            "chats": float(done),
+            "loop_cpu_us_per_chat": cpu / done * 1e6,
+            "bot_writes_per_chat": counters["bot"].writes / done,
+            "agent_writes_per_chat": counters["agent"].writes / done,
+        }
+        if profiler:
+            stats: Any = pstats.Stats(profiler)
+            out["python_calls_per_chat"] = stats.total_calls / done
+            stats.sort_stats("tottime").print_stats(30)
+        for conn, transport in real.items():
+            conn.transport = transport  # for the close handshakes of the shutdown
+        return out
+    finally:
+        await app.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=str(Path(__file__).resolve().parent.parent))
-    parser.add_argument("--messages", type=int, default=30_000)
+    parser.add_argument(
+        "--scenario", choices=("relay", "routing"), default="relay",
+        help="relay: chat messages; routing: chats created, offered, accepted, ended",
+    )  # fmt: skip
+    parser.add_argument("--messages", type=int, default=30_000, help="messages, or chats")
     parser.add_argument("--per-read", type=int, default=2)
+    parser.add_argument("--agents", type=int, default=100, help="routing: ready agents")
     parser.add_argument("--profile", action="store_true", help="count Python calls (cProfile)")
     args = parser.parse_args()
     sys.path.insert(0, args.root)
@@ -161,7 +301,11 @@ def main() -> int:
         run = uvloop.run
     except ImportError:
         run = asyncio.run
-    result = run(measure(args.messages, args.per_read, args.profile))
+    if args.scenario == "routing":
+        job = measure_routing(args.messages, args.agents, args.profile)
+    else:
+        job = measure(args.messages, args.per_read, args.profile)
+    result = run(job)
     for key, value in result.items():
         print(f"{key}: {value:.2f}")
     return 0

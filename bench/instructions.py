@@ -32,13 +32,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def instructions(root: str, messages: int, workdir: Path) -> int:
+def instructions(root: str, messages: int, workdir: Path, scenario: str = "relay") -> int:
     out = workdir / f"callgrind.{messages}.out"
     subprocess.run(
         [
             "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
             "--trace-children=no", sys.executable, str(HERE / "hotpath.py"),
-            "--root", root, "--messages", str(messages),
+            "--root", root, "--messages", str(messages), "--scenario", scenario,
         ],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -51,17 +51,25 @@ def instructions(root: str, messages: int, workdir: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=str(HERE.parent))
-    parser.add_argument("--low", type=int, default=4_000, help="messages in the first run")
-    parser.add_argument("--high", type=int, default=12_000, help="messages in the second run")
+    parser.add_argument(
+        "--scenario", choices=("relay", "routing"), default="relay",
+        help="relay: per chat message; routing: per chat created, offered, accepted, ended",
+    )  # fmt: skip
+    parser.add_argument("--low", type=int, help="messages (chats) in the first run")
+    parser.add_argument("--high", type=int, help="messages (chats) in the second run")
     args = parser.parse_args()
+    relay = args.scenario == "relay"
+    low = args.low or (4_000 if relay else 1_000)
+    high = args.high or (12_000 if relay else 3_000)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
-        low = instructions(args.root, args.low, Path(tmp))
-        high = instructions(args.root, args.high, Path(tmp))
-    per_message = (high - low) / (args.high - args.low)
-    print(f"{args.root}: {per_message:,.0f} instructions per message")
+        low_count = instructions(args.root, low, Path(tmp), args.scenario)
+        high_count = instructions(args.root, high, Path(tmp), args.scenario)
+    per_unit = (high_count - low_count) / (high - low)
+    unit = "message" if relay else "chat"
+    print(f"{args.root}: {per_unit:,.0f} instructions per {unit}")
     return 0
 
 

@@ -24,7 +24,7 @@ from protocol.base import Frame, Push
 from protocol.chats import ResultOption, Template
 from protocol.codec import Codec
 from protocol.config import AgentConfig, ApiKeyConfig, QueueConfig
-from protocol.routing import Offered
+from protocol.routing import AgentChanged, Offered
 from protocol.supervision import QueueFigures
 from protocol.views import QueueStats
 from server import auth, contacts
@@ -128,6 +128,8 @@ class Runtime:
         #: a commit releases the sessions that waited for it, no others.
         self._held: dict[asyncio.Future[None], dict[Session, None]] = {}
         self._batching = 0  # > 0 while the messages of one socket read are handled
+        #: Sessions holding an offer's frames until the end of the commit (see deliver).
+        self._corked: list[Session] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -308,8 +310,14 @@ class Runtime:
             origin.reply(reply, conn, barrier)
             if replay:
                 origin.replay(replay)
-        for send in sends:
-            self.deliver(send.to, send.frame, barrier)
+        try:
+            for send in sends:
+                self._deliver(send.to, send.frame, barrier)
+        finally:
+            if self._corked:
+                for session in self._corked:
+                    session.uncork()
+                self._corked.clear()
         if not self._batching:
             self._settle()
         return barrier
@@ -330,7 +338,10 @@ class Runtime:
         if not self._batching:
             self._settle()
 
-    def deliver(self, to: Target, frame: Push, barrier: Barrier = None) -> None:
+    def _deliver(self, to: Target, frame: Push, barrier: Barrier = None) -> None:
+        """One of a commit's sends (only commit() calls this: an offer's frames
+        wait for the end of it, to go out in one write)."""
+        early = False
         if isinstance(frame, Offered):
             # An offer is not an acknowledgement and carries no message: it
             # goes out without waiting for the commit (still behind anything
@@ -338,17 +349,23 @@ class Runtime:
             # interaction's row is on disk, the agent's reconnect shows no
             # offer and the source, never acknowledged, starts it again.
             # Waiting would put a commit (an fsync) into every offer's latency.
+            early = True
+            self.metrics.offers.observe(max(0.0, self.clock() - frame.interaction.created_at))
+        elif isinstance(frame, AgentChanged) and frame.agent.state == "offered":
+            # The agent's own state change to "offered" says no more than the
+            # offer beside it, so it goes with it: one socket write for both
+            # (after the commit it would be a write of its own, per offer).
+            early = True
+        if early:
             barrier = None
-            self.metrics.offers.inc()
-            self.metrics.offer_latency.observe(
-                max(0.0, self.clock() - frame.interaction.created_at)
-            )
         if to == SUPERVISORS:
             for s in self.watchers:
                 s.push(frame, barrier)
             return
         session = self.sessions.get(to)
         if session is not None:
+            if early and session.cork():
+                self._corked.append(session)
             session.push(frame, barrier)
 
     def _note_held(self, session: Session, barrier: asyncio.Future[None]) -> None:

@@ -35,6 +35,7 @@ class Session:
     """One principal's stream of frames (an agent, a supervisor, a bot, the gateway)."""
 
     __slots__ = (
+        "_corked",
         "_max_buffer",
         "_noted",
         "_on_held",
@@ -75,6 +76,8 @@ class Session:
         #: The commit this session last told the runtime it waits for.
         self._noted: Barrier = None
         self._max_buffer = max_buffer
+        #: Frames to write in one go at :meth:`uncork` (None: write at once).
+        self._corked: list[bytes] | None = None
 
     # ----------------------------------------------------------------- sending
 
@@ -130,7 +133,24 @@ class Session:
         current = self.conn
         if current is None or (conn is not None and conn is not current):
             return  # pushes stay in the ring; a reply to a closed connection is moot
+        if self._corked is not None:
+            self._corked.append(data)
+            return
         self._send(current, (data,))
+
+    def cork(self) -> bool:
+        """Gather what would be written at once until :meth:`uncork` (the
+        frames of one command that do not wait for its commit); True if it
+        was not gathering already."""
+        if self._corked is None:
+            self._corked = []
+            return True
+        return False
+
+    def uncork(self) -> None:
+        frames, self._corked = self._corked, None
+        if frames and self.conn is not None:
+            self._send(self.conn, frames)
 
     def _write_all(self, frames: list[bytes]) -> None:
         """Frames for the current connection, in one socket write.

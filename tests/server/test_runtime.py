@@ -1,11 +1,16 @@
 """The runtime's loop timer: set when the router's timers change, and set
-again when it fires before anything is due."""
+again when it fires before anything is due; and what an offer writes."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from protocol.codec import JSON, MSGPACK
+from protocol.routing import AgentChanged, Offered
+from protocol.sources import StartChat
 from server.app import App
+from server.load.wire import parse_frames
 
 
 async def test_a_new_deadline_gets_a_loop_timer(server: App) -> None:
@@ -33,3 +38,46 @@ async def test_a_loop_timer_that_fires_early_is_set_again(server: App) -> None:
     assert rt._timer_at == when
     await asyncio.sleep(0.35)
     assert rt.router.next_deadline() != when
+
+
+class WriteSpy:
+    """A connection's transport that records each write and passes it on."""
+
+    def __init__(self, transport: Any) -> None:
+        self.transport = transport
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+async def test_an_offer_and_the_agents_new_state_share_one_write(
+    server: App, agent, bot, encoding: str
+) -> None:
+    """The offer and the agent's change to "offered" go out together, in one
+    socket write, without waiting for the commit; the rest of the command's
+    pushes to the agent come after it."""
+    a = await agent("alice", ready=True)
+    b = await bot()
+    rt = server.runtime
+    assert rt is not None
+    session = rt.sessions[("agent", "alice")]
+    conn = session.conn
+    assert conn is not None
+    spy = WriteSpy(conn.transport)
+    conn.transport = spy
+    try:
+        created = await b.request(StartChat(id=0, queue="sales"))
+        offer = await a.next_push("offer")
+        assert offer.interaction.id == created.interaction.id
+    finally:
+        conn.transport = spy.transport
+    codec = JSON if encoding == "json" else MSGPACK
+    first = [codec.decode_server(p) for _, _, p in parse_frames(bytearray(spy.writes[0]))]
+    assert [type(f) for f in first] == [Offered, AgentChanged]
+    assert first[1].agent.state == "offered"
+    assert not rt._corked and session._corked is None  # nothing left gathering
