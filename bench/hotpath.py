@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import os
 import pstats
 import sys
@@ -255,6 +256,7 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
+        gc_before = [g["collections"] for g in gc.get_stats()]
         start = time.thread_time()
         done = 0
         while done < chats:
@@ -265,9 +267,13 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
             profiler.disable()
         if len(router.interactions) != created or router.offers:
             raise SystemExit(f"{len(router.interactions) - router_created} chats still live")
+        gc_runs = [g["collections"] - b for g, b in zip(gc.get_stats(), gc_before, strict=True)]
         out = {
             "chats": float(done),
             "loop_cpu_us_per_chat": cpu / done * 1e6,
+            # Young collections of the cyclic GC: their cost grows with the
+            # GC-tracked objects a chat allocates (frames, views, effects).
+            "gc_young_collections_per_1k_chats": (gc_runs[0] + gc_runs[1]) / done * 1000,
             "bot_writes_per_chat": counters["bot"].writes / done,
             "agent_writes_per_chat": counters["agent"].writes / done,
         }

@@ -14,6 +14,7 @@ see ``Runtime.deliver``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
 
@@ -67,7 +68,10 @@ class Session:
         self.codec = codec
         self.seq = 0
         #: The last pushes, encoded with ``codec``, for replay after a resume.
-        self.ring: deque[tuple[int, bytes]] = deque(maxlen=replay)
+        #: Their numbers are the last ``len(ring)`` up to :attr:`seq` (every
+        #: push is numbered and kept), so only the bytes are kept: no tuple per
+        #: push for the cyclic GC to look at, or to hold in memory.
+        self.ring: deque[bytes] = deque(maxlen=replay)
         #: Frames waiting for a commit: (barrier, data, connection or None for
         #: "whichever connection is current").
         self.held: deque[tuple[Barrier, bytes, Connection | None]] = deque()
@@ -88,7 +92,7 @@ class Session:
         # and one going to several sessions is numbered again before each.
         frame.seq = self.seq
         data = self.codec.encode(frame)
-        self.ring.append((self.seq, data))
+        self.ring.append(data)
         self._emit(data, barrier, None)
 
     def reply(self, frame: Frame, conn: Connection, barrier: Barrier = None) -> None:
@@ -201,7 +205,7 @@ class Session:
             # Re-encode what a resume may replay into the new connection's encoding.
             old = self.codec
             self.ring = deque(
-                ((seq, codec.encode(old.decode_server(data))) for seq, data in self.ring),
+                (codec.encode(old.decode_server(data)) for data in self.ring),
                 maxlen=self.ring.maxlen,
             )
             self.held = deque((b, codec.encode(old.decode_server(d)), c) for b, d, c in self.held)
@@ -210,8 +214,10 @@ class Session:
 
     def missed_since(self, last_seq: int) -> tuple[list[bytes], bool]:
         """Pushes after ``last_seq`` still held, and whether some were lost."""
-        frames = [data for seq, data in self.ring if seq > last_seq]
-        oldest = self.ring[0][0] if self.ring else self.seq + 1
+        ring = self.ring
+        oldest = self.seq - len(ring) + 1  # the number of ring[0]; seq + 1 when empty
+        skip = max(0, last_seq + 1 - oldest)
+        frames = list(itertools.islice(ring, skip, None))
         gap = last_seq < self.seq and oldest > last_seq + 1
         return frames, gap
 

@@ -28,13 +28,14 @@ def key(key_id: str) -> Target:
 
 # Structs rather than dataclasses: a command makes two or three of these per
 # message, and a frozen dataclass's __init__ is a Python call setting each
-# field through object.__setattr__; a Struct is built in C.
-class Send(msgspec.Struct, frozen=True):
+# field through object.__setattr__; a Struct is built in C. Not tracked by the
+# cyclic GC (gc=False): an effect only points at a frame or a row snapshot.
+class Send(msgspec.Struct, frozen=True, gc=False):
     to: Target
     frame: Push
 
 
-class Persist(msgspec.Struct, frozen=True):
+class Persist(msgspec.Struct, frozen=True, gc=False):
     """A row to write: ``kind`` names the table, ``row`` is a snapshot."""
 
     kind: str

@@ -157,7 +157,7 @@ class Interaction:
         )
 
 
-class InteractionRecord(msgspec.Struct, kw_only=True, frozen=True):
+class InteractionRecord(msgspec.Struct, kw_only=True, frozen=True, gc=False):
     """What survives a restart of an interaction (a row of ``interactions``)."""
 
     id: str
