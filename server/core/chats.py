@@ -183,6 +183,7 @@ class Conversations:
             self._arm_idle(ix.id, now)
         elif event == "ended":
             self.live.pop(ix.id, None)
+            self.router.cancel_timer("idle", ix.id)
         elif event == "requeued" and agent is not None:
             # The transcript says why the conversation changed hands: the
             # next agent reads it, and so does anyone opening the chat later.

@@ -338,6 +338,10 @@ class Router:
         now = self.clock()
         offer.state = step(OFFER, "offer", offer.state, "accept")
         del self.offers[offer.id]
+        # Its deadline and the wait's are moot now (kept, they would only be
+        # skipped when they come up; see Timers).
+        self.timers.cancel("offer", offer.id)
+        self.timers.cancel("max_wait", ix.id)
         ix.offer = agent.offer = None
         ix.status = step(INTERACTION, "interaction", ix.status, "accept")
         ix.agent, ix.accepted_at = username, now
@@ -404,6 +408,8 @@ class Router:
         now = self.clock()
         offer.state = step(OFFER, "offer", offer.state, event)
         del self.offers[offer.id]
+        if event != "time_out":  # a timed-out offer's timer is the one firing
+            self.timers.cancel("offer", offer.id)
         ix.offer = agent.offer = None
         agent.state = step(AGENT_STATE, "agent", agent.state, event)
         agent.version += 1
@@ -580,6 +586,7 @@ class Router:
         ix.ended_at = now
         if ix.channel == "chat":
             ix.chat_state = "completed"
+        self.timers.cancel("max_wait", ix.id)
         self._untrack(ix)
         self._save(ix)
         self._interaction_changed(ix)
@@ -695,6 +702,10 @@ class Router:
     def set_timer(self, when: float, kind: str, ref: str) -> None:
         """Ask to be called back (``timer_handlers[kind](ref, now)``) at ``when``."""
         self.timers.set(when, kind, ref)
+
+    def cancel_timer(self, kind: str, ref: str) -> None:
+        """The timers set for ``(kind, ref)`` are moot: drop them."""
+        self.timers.cancel(kind, ref)
 
     def set_contact(self, interaction_id: str, contact: str | None) -> Interaction:
         """Link a live interaction to the contact identified for it."""

@@ -93,7 +93,7 @@ def snapshot(router: Router) -> Any:
         sorted(router.calls),
         {k: sorted(v) for k, v in router.by_owner.items()},
         router.watching,
-        len(router.timers),
+        router.timers.pending(),
         router.next_deadline(),
         router._next_order,
         router._next_head,

@@ -507,3 +507,28 @@ def test_a_restart_between_agents_still_names_the_next_one(desk, talk) -> None:
     desk.router.listeners.remove(again._on_event)
     last.restore([*stored, took[0][1]])
     assert not last.live[ix.id].handed_over
+
+
+def test_an_ended_chat_leaves_no_timer_behind(desk, talk) -> None:
+    """Once a chat ends, neither its idle timer nor its offer's nor its wait's
+    is pending: at thousands of chats a second, half-hour idle timers of
+    ended chats would pile up by the million."""
+    desk.queue("q", max_wait=600)
+    ix = accepted(desk)
+    kinds = {kind for _, kind, ref in desk.router.timers.pending() if ref == ix.id}
+    assert kinds == {"idle"}  # the offer's and the wait's went with the accept
+    desk.router.end(ix.id, ("key", "bot"), "customer_left")
+    assert [t for t in desk.router.timers.pending() if t[2] == ix.id] == []
+
+
+def test_the_timer_heap_stays_small_under_churn(desk, talk) -> None:
+    """5,000 chats created, accepted and ended: the heap holds what is live,
+    not an entry per chat ever seen."""
+    desk.agent("ann")
+    for _ in range(5000):
+        ix = desk.chat()
+        desk.accept("ann")
+        desk.router.end(ix.id, ("key", "bot"), "customer_left")
+        desk.effects()
+    assert desk.router.timers.pending() == []
+    assert len(desk.router.timers) < 3000

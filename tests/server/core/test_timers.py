@@ -104,3 +104,12 @@ def test_timers_behave_like_a_sorted_list(ops) -> None:
                 model = [e for e in model if e[0] > now]
                 assert due(t, now) == [e[2] for e in expected]
             assert t.next_deadline() == (min(model)[0] if model else None)
+
+
+def test_pending_lists_what_will_fire() -> None:
+    t = Timers()
+    t.set(2.0, "offer", "o1")
+    t.set(1.0, "idle", "i1")
+    t.cancel("offer", "o1")
+    t.set(3.0, "offer", "o1")
+    assert t.pending() == [(1.0, "idle", "i1"), (3.0, "offer", "o1")]
