@@ -338,10 +338,7 @@ class Router:
         now = self.clock()
         offer.state = step(OFFER, "offer", offer.state, "accept")
         del self.offers[offer.id]
-        # Its deadline and the wait's are moot now (kept, they would only be
-        # skipped when they come up; see Timers).
-        self.timers.cancel("offer", offer.id)
-        self.timers.cancel("max_wait", ix.id)
+        self._drop_max_wait(ix)
         ix.offer = agent.offer = None
         ix.status = step(INTERACTION, "interaction", ix.status, "accept")
         ix.agent, ix.accepted_at = username, now
@@ -408,8 +405,6 @@ class Router:
         now = self.clock()
         offer.state = step(OFFER, "offer", offer.state, event)
         del self.offers[offer.id]
-        if event != "time_out":  # a timed-out offer's timer is the one firing
-            self.timers.cancel("offer", offer.id)
         ix.offer = agent.offer = None
         agent.state = step(AGENT_STATE, "agent", agent.state, event)
         agent.version += 1
@@ -586,7 +581,7 @@ class Router:
         ix.ended_at = now
         if ix.channel == "chat":
             ix.chat_state = "completed"
-        self.timers.cancel("max_wait", ix.id)
+        self._drop_max_wait(ix)
         self._untrack(ix)
         self._save(ix)
         self._interaction_changed(ix)
@@ -742,6 +737,13 @@ class Router:
         max_wait = self.queues[ix.queue].max_wait
         if max_wait:
             self.timers.set(ix.enqueued_at + max_wait, "max_wait", ix.id)
+
+    def _drop_max_wait(self, ix: Interaction) -> None:
+        """``ix`` waits no more: its queue's max_wait timer is moot. (An
+        offer's own timer is not cancelled: it is due within offer_timeout
+        anyway, and skipped then if the offer was settled.)"""
+        if self.queues[ix.queue].max_wait:
+            self.timers.cancel("max_wait", ix.id)
 
     def _to_head(self, ix: Interaction, now: float) -> None:
         ix.band, ix.order = 0, self._next_head
