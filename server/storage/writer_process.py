@@ -40,8 +40,10 @@ log = structlog.get_logger(__name__)
 _ROOT = Path(__file__).resolve().parents[2]  # the directory holding the server package
 _POLL_EVERY = 0.0002  # seconds between the runtime's reads of the pipe (poll)
 #: A batch waiting this long is sent at the next poll rather than at the end
-#: of the loop's iteration (see poll).
-_SEND_AFTER = 0.002
+#: of the loop's iteration (see poll). Longer than a busy relay's iteration
+#: (a few ms), so that batching there stays as it is: sending every 2 ms
+#: tripled the socket writes per message in bench/hotpath.py.
+_SEND_AFTER = 0.010
 _F_SETPIPE_SZ = 1031  # Linux: room for a burst of batches while the child commits
 
 
@@ -210,7 +212,7 @@ class ProcessWriter(Resolutions):
 
     def poll(self) -> None:
         """Read what the child has committed, at most every 0.2 ms, and send
-        a batch that has waited 2 ms.
+        a batch that has waited 10 ms.
 
         The loop reads the pipe when it polls its sockets, after a whole
         iteration of socket events; the runtime also calls this after every
@@ -222,7 +224,7 @@ class ProcessWriter(Resolutions):
         from tens to hundreds of milliseconds (libuv polls again, up to 48
         times, while 1,024 sockets at once are ready; timers were seen firing
         up to 0.9 s late), and every command's changes waited for the end of
-        it. Sent from here once it has waited 2 ms, the batch is committed
+        it. Sent from here once it has waited 10 ms, the batch is committed
         while the loop goes on."""
         now = time.monotonic()
         if self._future is not None and now - self._pending_since >= _SEND_AFTER:

@@ -111,7 +111,7 @@ async def test_a_database_the_child_cannot_open_fails_at_start(tmp_path: Path) -
 async def test_a_batch_goes_out_at_a_poll_once_it_has_waited(store: Store, tmp_path: Path) -> None:
     """A batch is sent at the end of the loop's iteration; during a long one
     (thousands of socket events), the runtime's poll after a command sends it
-    once it has waited 2 ms, and it is committed while the iteration goes on."""
+    once it has waited 10 ms, and it is committed while the iteration goes on."""
     import time
 
     writer = store.writer
@@ -119,7 +119,7 @@ async def test_a_batch_goes_out_at_a_poll_once_it_has_waited(store: Store, tmp_p
     done = writer.submit([status("ann")])
     writer.poll()  # just submitted: it waits for the iteration's end
     assert writer.queued == 1
-    time.sleep(0.003)  # the iteration goes on, without yielding to the loop
+    time.sleep(0.011)  # the iteration goes on, without yielding to the loop
     writer.poll()
     assert writer.queued == 0  # sent to the child
     deadline = time.monotonic() + 5
