@@ -1,9 +1,10 @@
-"""The relay's hot path without sockets: loop-thread CPU and Python calls per
+"""The relay's (or routing's) hot path without sockets: loop-thread CPU and Python calls per
 message, for comparing two versions of the server's code.
 
     .venv/bin/python bench/hotpath.py                       # this tree
     .venv/bin/python bench/hotpath.py --root /tmp/other     # another checkout
     .venv/bin/python bench/hotpath.py --profile             # + cProfile's top entries
+    .venv/bin/python bench/hotpath.py --scenario routing    # per routed chat instead
 
 A demo server runs in this process (real SQLite, the writer process). One
 bot and one agent log in over real websockets and take a chat; then their

@@ -1,8 +1,10 @@
-"""Instructions per relayed message on the event loop, counted by callgrind:
-the figure to compare two versions of the hot path by on a noisy machine.
+"""Instructions per relayed message (or per routed chat) on the event loop,
+counted by callgrind: the figure to compare two versions of the hot path by
+on a noisy machine.
 
     .venv/bin/python bench/instructions.py                   # this tree
     .venv/bin/python bench/instructions.py --root /tmp/other # another checkout
+    .venv/bin/python bench/instructions.py --scenario routing  # per chat
 
 CPU time on this shared VM varies by ±20 % between runs and wall-clock
 trials by more, so a change worth 5 % cannot be seen in a few of them.
