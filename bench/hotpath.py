@@ -1,5 +1,5 @@
-"""The relay's (or routing's) hot path without sockets: loop-thread CPU and Python calls per
-message, for comparing two versions of the server's code.
+"""The hot path of the relay (or of routing) without sockets: loop-thread CPU
+and Python calls per message (or chat), to compare two versions of the code.
 
     .venv/bin/python bench/hotpath.py                       # this tree
     .venv/bin/python bench/hotpath.py --root /tmp/other     # another checkout
