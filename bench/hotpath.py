@@ -195,6 +195,7 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
     settings.limits.ping_interval = settings.limits.ping_timeout = 1e6
     app = App(settings)
     await app.start()
+    real: dict[Any, Any] = {}  # connection -> its socket's transport, while swapped
     try:
         url = f"ws://127.0.0.1:{app.port}/ws"
         bot = await LeanClient.connect(url, encoding="msgpack")
@@ -210,7 +211,6 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
         router = rt.router
         feeds: dict[str, Any] = {}
         counters = {"bot": CountingTransport(), "agent": CountingTransport()}
-        real = {}
         for target, session in rt.sessions.items():
             real[session.conn] = session.conn.transport
             session.conn.transport = counters[session.role]
@@ -253,7 +253,7 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
             await cycle(per_round)
         for counter in counters.values():
             counter.writes = 0
-        created = router_created = len(rt.router.interactions)
+        live = len(router.interactions)
         profiler = cProfile.Profile() if profile else None
         if profiler:
             profiler.enable()
@@ -261,19 +261,21 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
         start = time.thread_time()
         done = 0
         while done < chats:
-            await cycle(min(per_round, chats - done))
-            done += min(per_round, chats - done)
+            k = min(per_round, chats - done)
+            await cycle(k)
+            done += k
         cpu = time.thread_time() - start
         if profiler:
             profiler.disable()
-        if len(router.interactions) != created or router.offers:
-            raise SystemExit(f"{len(router.interactions) - router_created} chats still live")
+        if len(router.interactions) != live or router.offers:
+            raise SystemExit(f"{len(router.interactions) - live} chats still live")
         gc_runs = [g["collections"] - b for g, b in zip(gc.get_stats(), gc_before, strict=True)]
         out = {
             "chats": float(done),
             "loop_cpu_us_per_chat": cpu / done * 1e6,
-            # Young collections of the cyclic GC: their cost grows with the
-            # GC-tracked objects a chat allocates (frames, views, effects).
+            # Young collections of the cyclic GC: they come with the GC-tracked
+            # objects a chat leaves alive for a while (model objects, held
+            # frames, timer entries).
             "gc_young_collections_per_1k_chats": (gc_runs[0] + gc_runs[1]) / done * 1000,
             "bot_writes_per_chat": counters["bot"].writes / done,
             "agent_writes_per_chat": counters["agent"].writes / done,
@@ -282,10 +284,10 @@ async def measure_routing(chats: int, agents: int, profile: bool) -> dict[str, f
             stats: Any = pstats.Stats(profiler)
             out["python_calls_per_chat"] = stats.total_calls / done
             stats.sort_stats("tottime").print_stats(30)
-        for conn, transport in real.items():
-            conn.transport = transport  # for the close handshakes of the shutdown
         return out
     finally:
+        for conn, transport in real.items():
+            conn.transport = transport  # for the close handshakes of the shutdown
         await app.stop()
 
 

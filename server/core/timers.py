@@ -70,13 +70,11 @@ class Timers:
         """The earliest timer due at ``now``, removed; ``None`` if none is."""
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _, seq, kind, ref = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
             self.changes += 1
-            if self._cancelled:
-                mark = self._cancelled.get((kind, ref))
-                if mark is not None and seq < mark:
-                    continue
-            return kind, ref
+            if self._cancelled and self._void(entry):
+                continue
+            return entry[2], entry[3]
         return None
 
     def pending(self) -> list[tuple[float, str, str]]:

@@ -183,23 +183,21 @@ class DirectConnection(ServerConnection):
         interval, timeout = self.ping_interval, self.ping_timeout
         assert interval is not None
         now = self.loop.time()
-        if self._ping_sent is not None:
-            if self.heard_at < self._ping_sent:  # nothing since the ping
-                if timeout is not None and now - self._ping_sent >= timeout:
-                    self._ping_timed_out()
-                    return
-                wait = self._ping_sent + (timeout if timeout is not None else interval) - now
-                self._keepalive = self.loop.call_later(wait, self._check_alive)
+        if timeout is not None and self._ping_sent is not None and self.heard_at < self._ping_sent:
+            # Nothing since the ping (without a timeout, a silent peer is
+            # just pinged again below).
+            if now - self._ping_sent >= timeout:
+                self._ping_timed_out()
                 return
+            wait = self._ping_sent + timeout - now
+        elif now - self.heard_at < interval:  # heard from lately
             self._ping_sent = None
-        wait = self.heard_at + interval - now
-        if wait > 0:  # heard from lately: check again an interval after that
-            self._keepalive = self.loop.call_later(wait, self._check_alive)
-            return
-        self.protocol.send_ping(os.urandom(4))
-        self.send_data()
-        self._ping_sent = now
-        wait = timeout if timeout is not None else interval
+            wait = self.heard_at + interval - now
+        else:
+            self.protocol.send_ping(os.urandom(4))
+            self.send_data()
+            self._ping_sent = now
+            wait = timeout if timeout is not None else interval
         self._keepalive = self.loop.call_later(wait, self._check_alive)
 
     def _ping_timed_out(self) -> None:
