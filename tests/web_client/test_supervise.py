@@ -172,3 +172,22 @@ async def test_waiting_chats_reassigned_and_ended_from_queues_tab(web) -> None:
     await expect(rows.locator(".w-customer")).to_have_text(["Ann"])
     await bob.request(Accept(id=0, offer=offer.offer))
     await expect(rows.locator(".muted")).to_have_text("Nothing is waiting.")
+
+
+async def test_a_waiting_list_refresh_keeps_the_rows_that_did_not_change(web) -> None:
+    """The waiting list refreshes on every routing push. A row whose
+    interaction did not change stays the same element, so a click on its
+    buttons is not lost to a refresh; a new chat adds its row."""
+    bot = await web.bot()
+    await web.start_chat(bot, "Anyone there?", name="Ann")
+    sam = await web.page()
+    await web.login(sam, "sam")
+    await sam.get_by_role("tab", name="Queues").click()
+    rows = sam.locator(".waiting-table tbody tr")
+    await expect(rows.locator(".w-customer")).to_have_text(["Ann"])
+    end = await sam.get_by_role("button", name="End Ann's chat").element_handle()
+    await web.start_chat(bot, "Hello?", name="Ben")  # a push: the list is fetched again
+    await expect(rows.locator(".w-customer")).to_have_text(["Ann", "Ben"])
+    await sam.get_by_role("button", name="Refresh").click()
+    await expect(rows.locator(".w-customer")).to_have_text(["Ann", "Ben"])
+    assert await end.evaluate("el => el.isConnected")

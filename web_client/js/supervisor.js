@@ -2,7 +2,7 @@
 // history, cases, templates, queue and case settings, accounts and API keys.
 
 import {
-  $, $$, h, clear, label, since, toast, errorText, duration, confirmDialog, modal, IDENT,
+  $, $$, h, clear, sync, label, since, toast, errorText, duration, confirmDialog, modal, IDENT,
 } from "./dom.js";
 import { chatSearch } from "./history.js";
 import { openRecord, agentCalls } from "./sv_records.js";
@@ -460,15 +460,18 @@ export class SupervisorApp {
     }
   }
 
+  // sync, not clear: the list refreshes on every routing push, and a row
+  // rebuilt under the pointer loses the click on its Reassign or End button.
+  // Its start is rounded to the second, so an unchanged row compares equal.
   renderWaiting(items) {
     const now = this.conn.now();
-    clear(this.waitingBody, items.length ? items.map(({ interaction: ix, waited }) => {
+    sync(this.waitingBody, items.length ? items.map(({ interaction: ix, waited }) => {
       const who = ix.customer.name || ix.customer.phone || ix.customer.email || ix.customer.external_id || "—";
       const queue = this.queueNames.get(ix.queue);
       return h("tr", { dataset: { interaction: ix.id, status: ix.status } },
         h("th.w-customer", { scope: "row" }, who),
         h("td.w-queue", queue && queue !== ix.queue ? `${queue} (${ix.queue})` : ix.queue),
-        h("td.w-waited.num", since(now - waited)),
+        h("td.w-waited.num", since(Math.round(now - waited))),
         h("td.w-status", h("span.pill", { dataset: { state: ix.status } }, ix.status === "assigning" ? "Offered" : label(ix.status))),
         h("td.w-id", h("code", ix.id)),
         h("td", h("div.inline",
