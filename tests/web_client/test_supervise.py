@@ -185,6 +185,9 @@ async def test_a_waiting_list_refresh_keeps_the_rows_that_did_not_change(web) ->
     await sam.get_by_role("tab", name="Queues").click()
     rows = sam.locator(".waiting-table tbody tr")
     await expect(rows.locator(".w-customer")).to_have_text(["Ann"])
+    # Once the queue's name is known (the configuration loads beside the
+    # list), the row shows it: a real change, after which Ann's row is final.
+    await expect(rows.locator(".w-queue")).to_have_text(["Sales chat (sales)"])
     end = await sam.get_by_role("button", name="End Ann's chat").element_handle()
     await web.start_chat(bot, "Hello?", name="Ben")  # a push: the list is fetched again
     await expect(rows.locator(".w-customer")).to_have_text(["Ann", "Ben"])

@@ -462,16 +462,25 @@ export class SupervisorApp {
 
   // sync, not clear: the list refreshes on every routing push, and a row
   // rebuilt under the pointer loses the click on its Reassign or End button.
-  // Its start is rounded to the second, so an unchanged row compares equal.
+  // For an unchanged row to compare equal, its start is the one first seen
+  // (now - waited moves by each reply's delay) and the waited times shown are
+  // brought to the same instant the new rows are drawn at.
   renderWaiting(items) {
     const now = this.conn.now();
-    sync(this.waitingBody, items.length ? items.map(({ interaction: ix, waited }) => {
+    const starts = new Map(items.map(({ interaction: ix, waited }) =>
+      [ix.id, this.waitingStarts?.get(ix.id) ?? now - waited]));
+    this.waitingStarts = starts;
+    for (const el of this.waitingBody.querySelectorAll(".w-waited .elapsed")) {
+      el.textContent = duration(now - Number(el.dataset.since));
+    }
+    sync(this.waitingBody, items.length ? items.map(({ interaction: ix }) => {
       const who = ix.customer.name || ix.customer.phone || ix.customer.email || ix.customer.external_id || "—";
       const queue = this.queueNames.get(ix.queue);
       return h("tr", { dataset: { interaction: ix.id, status: ix.status } },
         h("th.w-customer", { scope: "row" }, who),
         h("td.w-queue", queue && queue !== ix.queue ? `${queue} (${ix.queue})` : ix.queue),
-        h("td.w-waited.num", since(Math.round(now - waited))),
+        h("td.w-waited.num", h("span.elapsed", { dataset: { since: String(starts.get(ix.id)) } },
+          duration(now - starts.get(ix.id)))),
         h("td.w-status", h("span.pill", { dataset: { state: ix.status } }, ix.status === "assigning" ? "Offered" : label(ix.status))),
         h("td.w-id", h("code", ix.id)),
         h("td", h("div.inline",
