@@ -94,6 +94,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--bots", type=int, default=12)
+    parser.add_argument(
+        "--kernel-stamps", action=argparse.BooleanOptionalAction, default=True,
+        help="offer arrival from the kernel's receive time (else: when the load process reads it)",
+    )  # fmt: skip
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "routing_load.json"))
     args = parser.parse_args()
     runs = []
@@ -104,7 +108,7 @@ def main() -> int:
         s = LoadSettings(
             url=f"ws://127.0.0.1:{port}/ws", agents=args.agents, bots=args.bots,
             processes=args.processes, duration=args.duration, chat_rate=rate, messages=0,
-            handle=0.5, drain=20.0, prefix="bench",
+            handle=0.5, drain=20.0, prefix="bench", kernel_stamps=args.kernel_stamps,
         )  # fmt: skip
         prepared = asyncio.run(seed(db, s, args.bots))
         server = subprocess.Popen(
@@ -129,6 +133,7 @@ def main() -> int:
             "agents": args.agents,
             "created_per_s": round(result["counts"].get("created", 0) / args.duration, 1),
             "offer_latency_ms": result["offer_latency_ms"],
+            "offer_read_latency_ms": result["offer_read_latency_ms"],
             "queue_wait_ms": result["queue_wait_ms"],
             "server_offers_within_ms": inside,
             "errors": result["errors"],

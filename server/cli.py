@@ -114,6 +114,7 @@ def load(args: argparse.Namespace) -> int:
         messages=args.messages, message_rate=args.message_rate, accept_delay=args.accept_delay,
         handle=args.handle, handle_dist=args.handle_dist, decline=args.decline,
         calls_rate=args.calls_rate, talk=args.talk, encoding=args.encoding, seed=args.seed,
+        kernel_stamps=args.kernel_stamps,
     )  # fmt: skip
     supervisor = tuple(args.supervisor.split(":", 1))
     result = run_load(s, (supervisor[0], supervisor[1]), args.out, args.allow_remote)
@@ -192,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     lt.add_argument("--talk", type=float, default=1.0, help="mean talk time of calls")
     lt.add_argument("--encoding", choices=["msgpack", "json"], default="msgpack")
     lt.add_argument("--seed", type=int, default=1)
+    lt.add_argument(
+        "--kernel-stamps",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="latencies from the kernel's receive time (Linux), not this tool's read",
+    )
     lt.add_argument("--out", default="load-report.json", help="JSON report file")
     lt.set_defaults(func=load)
     args = parser.parse_args(argv)

@@ -34,6 +34,7 @@ from protocol.base import Push, Request
 from protocol.client import ClientBase, ServerError
 from protocol.codec import JSON, MSGPACK, Codec
 from protocol.common import Error
+from server.load.stamped import StampedTransport
 from server.transport.framing import payload_length
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -88,9 +89,10 @@ def _expire(future: asyncio.Future[Any]) -> None:
 class LeanClient(ClientBase, asyncio.Protocol):
     def __init__(self, codec: Codec) -> None:
         super().__init__(codec)
-        #: When each push in :attr:`pushes` was read from the socket
-        #: (``time.time()``), in the same order: latencies measured at arrival
-        #: leave out how long the load process takes to get to the push.
+        #: When each push in :attr:`pushes` arrived (read from the socket, or
+        #: the kernel's receive time when stamped), in the same order:
+        #: latencies measured at arrival leave out how long the load process
+        #: takes to get to the push.
         self.arrivals: deque[float] = deque()
         #: When set, pushes go to ``on_push(push, arrived)`` as they are read,
         #: instead of to :attr:`pushes`: no queue and no task woken per push
@@ -110,8 +112,11 @@ class LeanClient(ClientBase, asyncio.Protocol):
 
     @classmethod
     async def connect(
-        cls, url: str, encoding: str = "msgpack", open_timeout: float = 30
+        cls, url: str, encoding: str = "msgpack", open_timeout: float = 30, stamped: bool = False
     ) -> LeanClient:
+        """Connect and upgrade. ``stamped``: over a :class:`StampedTransport`,
+        so a push's arrival is the kernel's receive time, not the time this
+        process got to it."""
         parts = urllib.parse.urlsplit(url)
         if parts.scheme != "ws" or not parts.hostname:
             raise ValueError(f"the lean client speaks ws:// only, not {url!r}")
@@ -129,7 +134,10 @@ class LeanClient(ClientBase, asyncio.Protocol):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(open_timeout):
-                await loop.create_connection(lambda: client, parts.hostname, port)
+                if stamped:
+                    await StampedTransport.connect(client, parts.hostname, port)
+                else:
+                    await loop.create_connection(lambda: client, parts.hostname, port)
                 await client._opened
         except BaseException:
             if client._transport is not None:  # connected, but no upgrade in time
@@ -145,8 +153,14 @@ class LeanClient(ClientBase, asyncio.Protocol):
         transport.write(self._request_head)
 
     def data_received(self, data: bytes) -> None:
+        self.data_arrived(data, time.time())
+
+    def data_arrived(self, data: bytes | memoryview, stamp: float) -> None:
+        """``data`` as it arrived at ``stamp`` (a :class:`StampedTransport`'s
+        kernel receive time; :meth:`data_received`: now). Copied at once: a
+        view is valid only until the transport's next read."""
         self._buf += data
-        self._now = time.time()
+        self._now = stamp
         try:
             if not self._upgraded and not self._handshake():
                 return

@@ -58,6 +58,9 @@ class LoadSettings:
     calls_rate: float = 0.0  # calls per second from the gateway simulator
     talk: float = 1.0
     encoding: str = "msgpack"
+    # Latencies from the kernel's receive time (Linux, ws://), not from when
+    # this process reads the socket (see server.load.stamped); both are kept.
+    kernel_stamps: bool = True
     drain: float = 15.0  # seconds after the arrivals stop for work to finish
     seed: int = 1
     prefix: str = "load"
@@ -77,7 +80,8 @@ class Shard:
 
 @dataclass
 class Recorder:
-    offer_latency: list[float] = field(default_factory=list)
+    offer_latency: list[float] = field(default_factory=list)  # created -> arrived
+    offer_read_latency: list[float] = field(default_factory=list)  # created -> read here
     queue_wait: list[float] = field(default_factory=list)
     relay_latency: list[float] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
@@ -97,6 +101,7 @@ class Recorder:
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "offer_latency": self.offer_latency,
+            "offer_read_latency": self.offer_read_latency,
             "queue_wait": self.queue_wait,
             "relay_latency": self.relay_latency,
             "counts": dict(self.counts),
@@ -156,8 +161,9 @@ class Worker:
             )
         else:
             client = await LeanClient.connect(
-                self.s.url, encoding=self.s.encoding, open_timeout=timeout
-            )
+                self.s.url, encoding=self.s.encoding, open_timeout=timeout,
+                stamped=self.s.kernel_stamps,
+            )  # fmt: skip
         self.clients.append(client)
         return client
 
@@ -193,7 +199,9 @@ class Worker:
 
         def on_push(push: Any, at: float) -> None:
             if isinstance(push, Offered):
-                self.rec.offer_latency.append(at - push.interaction.created_at)
+                created = push.interaction.created_at
+                self.rec.offer_latency.append(at - created)
+                self.rec.offer_read_latency.append(time.time() - created)
                 self.rec.counts["offered"] += 1
                 spawn(self._take(c, push))
             elif isinstance(push, NewMessage) and push.message.author == "customer":

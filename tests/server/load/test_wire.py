@@ -71,11 +71,17 @@ def test_client_frame_is_what_websockets_parses(size: int) -> None:
 # ------------------------------------------------------------ a real server
 
 
-async def test_agent_offered_accepts_and_errors(server: App, encoding: str) -> None:
+@pytest.fixture(params=[False, True], ids=["transport", "stamped"])
+def stamped(request: pytest.FixtureRequest) -> bool:
+    """Over the loop's own transport, or the load workers' StampedTransport."""
+    return bool(request.param)
+
+
+async def test_agent_offered_accepts_and_errors(server: App, encoding: str, stamped: bool) -> None:
     """Log in, go ready, get an offer pushed, accept it; a refused request raises
     ServerError with the server's code; last_seq follows the pushes."""
     url = f"ws://127.0.0.1:{server.port}/ws"
-    lean = await LeanClient.connect(url, encoding=encoding)
+    lean = await LeanClient.connect(url, encoding=encoding, stamped=stamped)
     welcome = await lean.login("alice", "alice-demo")
     assert (welcome.principal, welcome.role) == ("alice", "agent")
     await lean.request(SetStatus(id=0, status="ready"))
@@ -108,12 +114,14 @@ async def test_agent_offered_accepts_and_errors(server: App, encoding: str) -> N
     assert lean.closed.done()
 
 
-async def test_pushes_to_a_callback_as_they_are_read(server: App, encoding: str) -> None:
+async def test_pushes_to_a_callback_as_they_are_read(
+    server: App, encoding: str, stamped: bool
+) -> None:
     """With on_push set, pushes go to it as read (with their arrival time), in
     order, and none to the queue; replies still answer their requests; unset,
     pushes queue again."""
     url = f"ws://127.0.0.1:{server.port}/ws"
-    lean = await LeanClient.connect(url, encoding=encoding)
+    lean = await LeanClient.connect(url, encoding=encoding, stamped=stamped)
     got: list[tuple[object, float]] = []
     offered = asyncio.get_running_loop().create_future()
 
@@ -158,10 +166,10 @@ def settings(settings: Settings) -> Settings:
     return settings
 
 
-async def test_answers_the_servers_pings(server: App) -> None:
+async def test_answers_the_servers_pings(server: App, stamped: bool) -> None:
     """The lean client sends no pings of its own but answers the server's: with
     a 0.3 s ping timeout it is still connected and served after 1.5 s."""
-    lean = await LeanClient.connect(f"ws://127.0.0.1:{server.port}/ws")
+    lean = await LeanClient.connect(f"ws://127.0.0.1:{server.port}/ws", stamped=stamped)
     await lean.login("bob", "bob-demo")
     await asyncio.sleep(1.5)
     assert not lean.closed.done()
@@ -192,7 +200,7 @@ async def test_no_upgrade_is_a_clear_failure(server: App) -> None:
         await LeanClient.connect("wss://127.0.0.1:1/ws")
 
 
-async def test_a_silent_server_times_out_and_the_socket_is_closed() -> None:
+async def test_a_silent_server_times_out_and_the_socket_is_closed(stamped: bool) -> None:
     """A peer that accepts and never answers the upgrade: TimeoutError within
     open_timeout, and the half-open connection is not left behind."""
     closed = asyncio.Event()
@@ -206,7 +214,7 @@ async def test_a_silent_server_times_out_and_the_socket_is_closed() -> None:
     port = listener.sockets[0].getsockname()[1]
     try:
         with pytest.raises(TimeoutError):
-            await LeanClient.connect(f"ws://127.0.0.1:{port}/ws", open_timeout=0.3)
+            await LeanClient.connect(f"ws://127.0.0.1:{port}/ws", open_timeout=0.3, stamped=stamped)
         await asyncio.wait_for(closed.wait(), 5)
     finally:
         listener.close()
