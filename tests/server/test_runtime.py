@@ -4,6 +4,7 @@ again when it fires before anything is due; and what an offer writes."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from protocol.codec import JSON, MSGPACK
@@ -38,6 +39,24 @@ async def test_a_loop_timer_that_fires_early_is_set_again(server: App) -> None:
     assert rt._timer_at == when
     await asyncio.sleep(0.35)
     assert rt.router.next_deadline() != when
+
+
+async def test_a_passed_deadline_is_acted_on_at_the_next_command(server: App) -> None:
+    """A loaded loop gets to its timers late: a command that comes after a
+    deadline has passed fires it then and there, and the loop timer with it."""
+    rt = server.runtime
+    assert rt is not None
+    when = rt.clock() + 0.05
+    rt.router.set_timer(when, "reoffer", "no-such-interaction")
+    rt.commit()
+    loop_timer = rt._timer
+    assert loop_timer is not None and rt._timer_at == when
+    rt.commit()  # before the deadline: nothing fires
+    assert rt.router.next_deadline() == when
+    time.sleep(0.1)  # the loop is busy past the deadline: its timer cannot run
+    rt.commit()  # the next command
+    assert rt.router.next_deadline() != when  # fired, and taken
+    assert loop_timer.cancelled() and rt._timer_at != when
 
 
 class WriteSpy:
