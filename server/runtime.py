@@ -414,6 +414,7 @@ class Runtime:
             target,
             codec,
             replay=self.settings.limits.replay,
+            replay_bytes=self.settings.limits.replay_bytes,
             max_buffer=self.settings.limits.max_write_buffer,
             on_held=self._note_held,
         )

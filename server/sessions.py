@@ -40,11 +40,13 @@ class Session:
         "_max_buffer",
         "_noted",
         "_on_held",
+        "_ring_limit",
         "codec",
         "conn",
         "held",
         "principal",
         "ring",
+        "ring_bytes",
         "role",
         "seq",
         "target",
@@ -60,6 +62,7 @@ class Session:
         replay: int,
         max_buffer: int,
         on_held: Callable[[Session, asyncio.Future[None]], None],
+        replay_bytes: int = 64 * 1024,
     ) -> None:
         self.role = role
         self.principal = principal
@@ -71,7 +74,12 @@ class Session:
         #: Their numbers are the last ``len(ring)`` up to :attr:`seq` (every
         #: push is numbered and kept), so only the bytes are kept: no tuple per
         #: push for the cyclic GC to look at, or to hold in memory.
+        #: At most ``replay`` pushes and ``replay_bytes`` bytes of them: a busy
+        #: agent's 256 pushes are some 60 KB, but 256 chat messages of 4,096
+        #: characters would be 1 to 4 MB per session.
         self.ring: deque[bytes] = deque(maxlen=replay)
+        self.ring_bytes = 0
+        self._ring_limit = replay_bytes
         #: Frames waiting for a commit: (barrier, data, connection or None for
         #: "whichever connection is current").
         self.held: deque[tuple[Barrier, bytes, Connection | None]] = deque()
@@ -92,8 +100,22 @@ class Session:
         # and one going to several sessions is numbered again before each.
         frame.seq = self.seq
         data = self.codec.encode(frame)
-        self.ring.append(data)
+        self._keep(data)
         self._emit(data, barrier, None)
+
+    def _keep(self, data: bytes) -> None:
+        """Put ``data`` in the ring, dropping the oldest pushes past its bounds
+        (all of them, the new one too, if it alone is over the byte bound: a
+        resume then gets a gap, and the client loads afresh)."""
+        ring = self.ring
+        if not ring.maxlen:
+            return
+        if len(ring) == ring.maxlen:  # the append drops ring[0]
+            self.ring_bytes -= len(ring[0])
+        ring.append(data)
+        self.ring_bytes += len(data)
+        while self.ring_bytes > self._ring_limit:
+            self.ring_bytes -= len(ring.popleft())
 
     def reply(self, frame: Frame, conn: Connection, barrier: Barrier = None) -> None:
         """Answer a request that came on ``conn`` (dropped if ``conn`` is gone)."""
@@ -204,10 +226,11 @@ class Session:
         if codec is not self.codec:
             # Re-encode what a resume may replay into the new connection's encoding.
             old = self.codec
-            self.ring = deque(
-                (codec.encode(old.decode_server(data)) for data in self.ring),
-                maxlen=self.ring.maxlen,
-            )
+            ring = self.ring
+            self.ring = deque(maxlen=ring.maxlen)
+            self.ring_bytes = 0
+            for data in ring:
+                self._keep(codec.encode(old.decode_server(data)))
             self.held = deque((b, codec.encode(old.decode_server(d)), c) for b, d, c in self.held)
             self.codec = codec
         self.conn = conn

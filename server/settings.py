@@ -66,8 +66,10 @@ class LimitsSection(Section, kw_only=True):
         }
     )
     burst_seconds: float = 2.0
-    #: Pushes kept per session for replay after a resume.
+    #: Pushes kept per session for replay after a resume, and the most bytes
+    #: they may take (a resume from before them loads afresh).
     replay: int = 256
+    replay_bytes: Annotated[int, msgspec.Meta(ge=0)] = 64 * 1024
     #: Seconds a resume token stays valid.
     token_ttl: float = 12 * 3600.0
 

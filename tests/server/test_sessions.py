@@ -9,10 +9,10 @@ from protocol.routing import OfferClosed
 from server.sessions import Session
 
 
-def _session(replay: int) -> Session:
+def _session(replay: int, replay_bytes: int = 1 << 20) -> Session:
     return Session(
         "agent", "alice", ("agent", "alice"), JSON, replay=replay, max_buffer=1 << 20,
-        on_held=lambda session, barrier: None,
+        on_held=lambda session, barrier: None, replay_bytes=replay_bytes,
     )  # fmt: skip
 
 
@@ -54,3 +54,52 @@ def test_a_resume_in_the_other_encoding_gets_the_same_pushes() -> None:
     assert [MSGPACK.decode_server(f).seq for f in frames] == [4, 5, 6]
     assert [MSGPACK.decode_server(f).offer for f in frames] == ["o3", "o4", "o5"]
     assert lost is False
+
+
+def _message(n: int, size: int) -> OfferClosed:
+    return OfferClosed(offer=f"o{n}-" + "x" * size, interaction="i", outcome="accepted")
+
+
+def test_the_ring_is_bounded_in_bytes_too() -> None:
+    """Long pushes: the ring keeps the newest that fit in its bytes, so a
+    resume from before them gets those and a gap; short ones fill the count."""
+    s = _session(replay=16, replay_bytes=5_000)
+    for n in range(10):
+        s.push(_message(n, 1_000))
+    assert s.ring_bytes == sum(map(len, s.ring)) <= 5_000
+    kept = len(s.ring)
+    assert kept == 5_000 // len(s.ring[0])  # as many whole pushes as fit
+    frames, lost = s.missed_since(0)
+    assert _seqs(s, frames) == list(range(11 - kept, 11)) and lost is True
+    short = _session(replay=16, replay_bytes=5_000)
+    for n in range(40):  # short pushes: the count bound holds first
+        short.push(_message(n, 0))
+    assert len(short.ring) == 16 and short.ring_bytes == sum(map(len, short.ring)) < 5_000
+
+
+def test_a_push_longer_than_the_byte_bound_empties_the_ring() -> None:
+    s = _session(replay=8, replay_bytes=500)
+    s.push(_message(0, 10))
+    s.push(_message(1, 1_000))
+    assert not s.ring and s.ring_bytes == 0
+    assert s.missed_since(0) == ([], True)  # a gap: the client loads afresh
+    assert s.missed_since(2) == ([], False)  # it had everything
+    s.push(_message(2, 10))
+    frames, lost = s.missed_since(2)
+    assert _seqs(s, frames) == [3] and lost is False
+
+
+def test_a_ring_re_encoded_keeps_its_byte_count_and_bound() -> None:
+    s = _session(replay=16, replay_bytes=2_000)
+    for n in range(16):
+        s.push(_message(n, 100))
+    s.attach(None, MSGPACK)
+    assert s.ring_bytes == sum(map(len, s.ring)) <= 2_000
+    frames, _ = s.missed_since(0)
+    assert [MSGPACK.decode_server(f).seq for f in frames] == list(range(17 - len(frames), 17))
+
+
+def test_no_replay_keeps_nothing() -> None:
+    s = _session(replay=0)
+    s.push(_message(0, 10))
+    assert not s.ring and s.ring_bytes == 0 and s.missed_since(0) == ([], True)

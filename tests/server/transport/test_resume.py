@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from protocol.base import tag_of
+from protocol.chats import SendMessage
 from protocol.client import Client
 from protocol.errors import CloseCode
 from protocol.routing import Accept, End, SetStatus
@@ -65,6 +66,40 @@ async def test_resume_within_grace(agent, bot, connect, server: App) -> None:
     replayed = [await back.next_push() for _ in range(w.replayed)]
     assert replayed[0].seq == seen + 1
     assert any(tag_of(p) == "interaction" and p.interaction.status == "ended" for p in replayed)
+
+
+@pytest.mark.parametrize(("messages", "gap"), [(3, False), (20, True)])
+async def test_a_resume_past_the_replay_bytes_is_a_gap(
+    agent, bot, connect, messages: int, gap: bool
+) -> None:
+    """Missed pushes are replayed up to 64 KiB of them: a few long messages
+    come back; twenty of 4,096 characters do not fit, and the welcome says
+    replay_gap, with the chat in its snapshot."""
+    a = await agent("alice", ready=True)
+    b = await bot()
+    ix = await start_chat(b)
+    offer = await a.next_push("offer")
+    await a.request(Accept(id=0, offer=offer.offer))
+    await asyncio.sleep(0.1)
+    a.drain()
+    token, seen = a.welcome.session_token if a.welcome else "", a.last_seq
+    await a.ws.close()
+    for n in range(messages):
+        text = f"{n:02d}:" + "x" * 4_093
+        await b.request(SendMessage(id=0, interaction=ix, text=text, client_id=f"m{n}"))
+    back = await connect()
+    w = await back.resume(token, last_seq=seen)
+    assert w.resumed and w.replay_gap is gap
+    assert [i.id for i in w.interactions] == [ix]
+    replayed = [await back.next_push() for _ in range(w.replayed)]
+    texts = [p.message.text for p in replayed if tag_of(p) == "message"]
+    if gap:  # what is replayed is the newest, in order, and less than all
+        assert 0 < len(texts) < messages and replayed[0].seq > seen + 1
+        assert [int(t.split(":")[0]) for t in texts] == [
+            n for n in range(messages - len(texts), messages)
+        ]
+    else:
+        assert replayed[0].seq == seen + 1 and len(texts) == messages
 
 
 async def test_resume_keeps_active_chat(agent, bot, connect) -> None:
