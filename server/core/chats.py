@@ -8,6 +8,7 @@ acknowledges or relays it.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from protocol.chats import Author, FileView, MessageView, NewMessage
@@ -34,6 +35,11 @@ class ChatSettings:
     #: Seconds without a message after which a live chat is ended ("idle");
     #: 0 turns it off.
     idle_timeout: float = 1800.0
+    #: Messages per chat whose client ids are remembered, so that a resend
+    #: gets the message it already made. A client resends only what was not
+    #: acknowledged yet, a handful at most; the window keeps a long chat (or
+    #: a bot that writes without end) from holding every message in memory.
+    resend_window: int = 1000
 
 
 @dataclass(slots=True)
@@ -42,10 +48,17 @@ class LiveChat:
 
     count: int = 0  # messages so far; the next gets count + 1
     last_activity: float = 0.0
-    sent: dict[DedupeKey, MessageView] = field(default_factory=dict)
+    #: The latest messages by dedupe key, oldest first (see resend_window).
+    sent: OrderedDict[DedupeKey, MessageView] = field(default_factory=OrderedDict)
     #: Its agent left it (disconnected, or a supervisor moved it): the next
     #: agent to take it is named in the transcript.
     handed_over: bool = False
+
+    def remember(self, key: DedupeKey, message: MessageView, window: int) -> None:
+        sent = self.sent
+        sent[key] = message
+        if len(sent) > window:
+            sent.popitem(last=False)
 
 
 class Conversations:
@@ -64,7 +77,7 @@ class Conversations:
         for m in sorted(messages, key=lambda m: (m.interaction, m.n)):
             chat = self._chat(m.interaction, now)
             chat.count = max(chat.count, m.n)
-            chat.sent[(m.author, m.by, m.client_id)] = m
+            chat.remember((m.author, m.by, m.client_id), m, self.settings.resend_window)
             if m.author == "system":  # the latest line says whether it is between agents
                 chat.handed_over = m.client_id.startswith(_LEFT)
         for ix in self.router.interactions.values():
@@ -115,7 +128,7 @@ class Conversations:
             template=template,
             sent_at=now,
         )
-        chat.sent[key] = message
+        chat.remember(key, message, self.settings.resend_window)
         chat.last_activity = now
         self.router._persist("message", message)
         if author == "agent" and ix.chat_state == "new":
@@ -214,6 +227,6 @@ class Conversations:
             client_id=f"{kind}{chat.count}",
             sent_at=now,
         )
-        chat.sent[("system", "", message.client_id)] = message
+        chat.remember(("system", "", message.client_id), message, self.settings.resend_window)
         self.router._persist("message", message)
         self._relay(ix, message)

@@ -111,6 +111,43 @@ def test_same_client_id_from_another_author_is_another_message(desk, talk) -> No
     assert talk.post(ix.id, "bot", "bot", "x", "again")[0] == as_bot
 
 
+def test_resends_are_remembered_for_the_latest_messages_only(desk) -> None:
+    """A chat remembers the client ids of its last resend_window messages: a
+    resend within them is found, the chat never holds more, and an id older
+    than the window is taken as a new message (clients resend only what is
+    not acknowledged yet, so that is never a real resend)."""
+    desk.queue("q")
+    talk = Conversations(desk.router, ChatSettings(max_text=MAX_TEXT, resend_window=5))
+    ix = accepted(desk)
+    sent = [talk.post(ix.id, "customer", "bot", f"c{n}", f"m{n}")[0] for n in range(1, 13)]
+    chat = talk.live[ix.id]
+    assert list(chat.sent) == [("customer", "bot", f"c{n}") for n in range(8, 13)]
+    again, dup = talk.post(ix.id, "customer", "bot", "c8", "m8")
+    assert dup and again == sent[7]
+    assert len(chat.sent) == 5
+    old, dup = talk.post(ix.id, "customer", "bot", "c1", "m1")
+    assert not dup and old.n == 13
+    assert len(chat.sent) == 5 and ("customer", "bot", "c8") not in chat.sent
+
+
+def test_a_restore_remembers_the_latest_messages_only(desk, ids) -> None:
+    desk.queue("q")
+    talk = Conversations(desk.router, ChatSettings(max_text=MAX_TEXT, resend_window=3))
+    ix = accepted(desk)
+    stored = [talk.post(ix.id, "customer", "bot", f"c{n}", f"m{n}")[0] for n in range(6)]
+    records = [i.record() for i in desk.router.interactions.values()]
+    router = Router(desk.clock, ids, RoutingSettings())
+    talk2 = Conversations(router, ChatSettings(max_text=MAX_TEXT, resend_window=3))
+    for q in desk.router.queues.values():
+        router.put_queue(q)
+    for a in desk.router.agents.values():
+        router.put_agent(a.cfg)
+    router.restore(records, {n: (a.status, a.reason) for n, a in desk.router.agents.items()})
+    talk2.restore(list(reversed(stored)))  # in any order: by number
+    assert [m.client_id for m in talk2.live[ix.id].sent.values()] == ["c3", "c4", "c5"]
+    assert talk2.live[ix.id].count == 6
+
+
 # ------------------------------------------------------------------ effects
 
 
