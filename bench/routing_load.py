@@ -138,6 +138,7 @@ def main() -> int:
             "server_offers_within_ms": inside,
             "errors": result["errors"],
             "client_cpu_seconds": result["client_cpu_seconds"],
+            "client_cpu_seconds_run": result["client_cpu_seconds_run"],
             "verification": result["verification"]["ok"],
             "unfinished": result["verification"]["unfinished"],
         }

@@ -92,13 +92,14 @@ class Recorder:
     bot_got: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     created: set[str] = field(default_factory=set)
     finished: set[str] = field(default_factory=set)
+    cpu_at_start: float = 0.0  # this process's CPU seconds when the arrivals began
 
     def error(self, exc: Exception) -> None:
         code = exc.code if isinstance(exc, ServerError) else type(exc).__name__
         self.errors[code] += 1
 
     def result(self) -> dict[str, Any]:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = cpu_seconds()
         return {
             "offer_latency": self.offer_latency,
             "offer_read_latency": self.offer_read_latency,
@@ -112,8 +113,14 @@ class Recorder:
             "bot_got": dict(self.bot_got),
             "created": sorted(self.created),
             "finished": sorted(self.finished),
-            "cpu": usage.ru_utime + usage.ru_stime,
+            "cpu": cpu,
+            "cpu_run": cpu - self.cpu_at_start,
         }
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 async def _feed(c: AnyClient, on_push: Callable[[Any, float], None]) -> None:
@@ -372,6 +379,7 @@ class Worker:
 
     async def _measure(self, start_at: float, agents: list[asyncio.Future[None]]) -> dict[str, Any]:
         await asyncio.sleep(max(0.0, start_at - time.time()))
+        self.rec.cpu_at_start = cpu_seconds()
         reporter = asyncio.ensure_future(self.report())
         jobs = [
             asyncio.ensure_future(self.bot(secret, 1.0 / self.s.bots)) for secret in self.shard.bots
