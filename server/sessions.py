@@ -40,6 +40,7 @@ class Session:
         "_max_buffer",
         "_noted",
         "_on_held",
+        "_ring_full",
         "_ring_limit",
         "codec",
         "conn",
@@ -79,7 +80,10 @@ class Session:
         #: characters would be 1 to 4 MB per session.
         self.ring: deque[bytes] = deque(maxlen=replay)
         self.ring_bytes = 0
-        self._ring_limit = replay_bytes
+        # With no replay (maxlen 0) the ring stays empty: the sentinels make a
+        # push skip the drop and go straight to _trim, which zeroes the count.
+        self._ring_limit = replay_bytes if replay > 0 else -1
+        self._ring_full = replay if replay > 0 else -1  # len(ring) when full
         #: Frames waiting for a commit: (barrier, data, connection or None for
         #: "whichever connection is current").
         self.held: deque[tuple[Barrier, bytes, Connection | None]] = deque()
@@ -100,22 +104,25 @@ class Session:
         # and one going to several sessions is numbered again before each.
         frame.seq = self.seq
         data = self.codec.encode(frame)
-        self._keep(data)
-        self._emit(data, barrier, None)
-
-    def _keep(self, data: bytes) -> None:
-        """Put ``data`` in the ring, dropping the oldest pushes past its bounds
-        (all of them, the new one too, if it alone is over the byte bound: a
-        resume then gets a gap, and the client loads afresh)."""
+        # Kept in the ring, within its bounds (inline: once per push).
         ring = self.ring
-        if not ring.maxlen:
-            return
-        if len(ring) == ring.maxlen:  # the append drops ring[0]
+        if len(ring) == self._ring_full:  # the append drops ring[0]
             self.ring_bytes -= len(ring[0])
         ring.append(data)
         self.ring_bytes += len(data)
-        while self.ring_bytes > self._ring_limit:
+        if self.ring_bytes > self._ring_limit:
+            self._trim()
+        self._emit(data, barrier, None)
+
+    def _trim(self) -> None:
+        """Drop the oldest pushes until the ring is within its byte bound (all
+        of them, the newest too, if it alone is over: a resume then gets a
+        gap, and the client loads afresh)."""
+        ring = self.ring
+        while ring and self.ring_bytes > self._ring_limit:
             self.ring_bytes -= len(ring.popleft())
+        if not ring:
+            self.ring_bytes = 0
 
     def reply(self, frame: Frame, conn: Connection, barrier: Barrier = None) -> None:
         """Answer a request that came on ``conn`` (dropped if ``conn`` is gone)."""
@@ -230,7 +237,10 @@ class Session:
             self.ring = deque(maxlen=ring.maxlen)
             self.ring_bytes = 0
             for data in ring:
-                self._keep(codec.encode(old.decode_server(data)))
+                data = codec.encode(old.decode_server(data))
+                self.ring.append(data)
+                self.ring_bytes += len(data)
+            self._trim()
             self.held = deque((b, codec.encode(old.decode_server(d)), c) for b, d, c in self.held)
             self.codec = codec
         self.conn = conn

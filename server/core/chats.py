@@ -8,7 +8,6 @@ acknowledges or relays it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from protocol.chats import Author, FileView, MessageView, NewMessage
@@ -48,17 +47,23 @@ class LiveChat:
 
     count: int = 0  # messages so far; the next gets count + 1
     last_activity: float = 0.0
-    #: The latest messages by dedupe key, oldest first (see resend_window).
-    sent: OrderedDict[DedupeKey, MessageView] = field(default_factory=OrderedDict)
+    #: The latest messages by dedupe key, oldest first: at least the last
+    #: resend_window of them, at most twice as many.
+    sent: dict[DedupeKey, MessageView] = field(default_factory=dict)
     #: Its agent left it (disconnected, or a supervisor moved it): the next
     #: agent to take it is named in the transcript.
     handed_over: bool = False
 
     def remember(self, key: DedupeKey, message: MessageView, window: int) -> None:
-        sent = self.sent
-        sent[key] = message
-        if len(sent) > window:
-            sent.popitem(last=False)
+        self.sent[key] = message
+        if len(self.sent) > 2 * window:
+            self.prune(window)
+
+    def prune(self, window: int) -> None:
+        """Keep the latest ``window`` keys. Done when there are twice as many,
+        so a plain dict (in insertion order) and a length check per message
+        are all it costs."""
+        self.sent = dict(list(self.sent.items())[-window:])
 
 
 class Conversations:
@@ -128,7 +133,10 @@ class Conversations:
             template=template,
             sent_at=now,
         )
-        chat.remember(key, message, self.settings.resend_window)
+        sent = chat.sent  # chat.remember(), inline: once per message
+        sent[key] = message
+        if len(sent) > 2 * self.settings.resend_window:
+            chat.prune(self.settings.resend_window)
         chat.last_activity = now
         self.router._persist("message", message)
         if author == "agent" and ix.chat_state == "new":

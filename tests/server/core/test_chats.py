@@ -119,22 +119,25 @@ def test_resends_are_remembered_for_the_latest_messages_only(desk) -> None:
     desk.queue("q")
     talk = Conversations(desk.router, ChatSettings(max_text=MAX_TEXT, resend_window=5))
     ix = accepted(desk)
-    sent = [talk.post(ix.id, "customer", "bot", f"c{n}", f"m{n}")[0] for n in range(1, 13)]
+    sent = [talk.post(ix.id, "customer", "bot", f"c{n}", f"m{n}")[0] for n in range(1, 12)]
     chat = talk.live[ix.id]
-    assert list(chat.sent) == [("customer", "bot", f"c{n}") for n in range(8, 13)]
-    again, dup = talk.post(ix.id, "customer", "bot", "c8", "m8")
-    assert dup and again == sent[7]
-    assert len(chat.sent) == 5
+    # Pruned to the last 5 when there were 11 (more than twice the window).
+    assert list(chat.sent) == [("customer", "bot", f"c{n}") for n in range(7, 12)]
+    again, dup = talk.post(ix.id, "customer", "bot", "c7", "m7")
+    assert dup and again == sent[6]
     old, dup = talk.post(ix.id, "customer", "bot", "c1", "m1")
-    assert not dup and old.n == 13
-    assert len(chat.sent) == 5 and ("customer", "bot", "c8") not in chat.sent
+    assert not dup and old.n == 12
+    for n in range(100):
+        talk.post(ix.id, "customer", "bot", f"x{n}", "more")
+        assert 5 <= len(chat.sent) <= 10
+    assert ("customer", "bot", "x99") in chat.sent
 
 
 def test_a_restore_remembers_the_latest_messages_only(desk, ids) -> None:
     desk.queue("q")
     talk = Conversations(desk.router, ChatSettings(max_text=MAX_TEXT, resend_window=3))
     ix = accepted(desk)
-    stored = [talk.post(ix.id, "customer", "bot", f"c{n}", f"m{n}")[0] for n in range(6)]
+    stored = [talk.post(ix.id, "customer", "bot", f"c{n}", f"m{n}")[0] for n in range(8)]
     records = [i.record() for i in desk.router.interactions.values()]
     router = Router(desk.clock, ids, RoutingSettings())
     talk2 = Conversations(router, ChatSettings(max_text=MAX_TEXT, resend_window=3))
@@ -144,8 +147,10 @@ def test_a_restore_remembers_the_latest_messages_only(desk, ids) -> None:
         router.put_agent(a.cfg)
     router.restore(records, {n: (a.status, a.reason) for n, a in desk.router.agents.items()})
     talk2.restore(list(reversed(stored)))  # in any order: by number
-    assert [m.client_id for m in talk2.live[ix.id].sent.values()] == ["c3", "c4", "c5"]
-    assert talk2.live[ix.id].count == 6
+    # Pruned to the last three at the seventh, then the eighth added.
+    kept = [m.client_id for m in talk2.live[ix.id].sent.values()]
+    assert kept == ["c4", "c5", "c6", "c7"]
+    assert talk2.live[ix.id].count == 8
 
 
 # ------------------------------------------------------------------ effects
