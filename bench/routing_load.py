@@ -139,6 +139,7 @@ def main() -> int:
             "errors": result["errors"],
             "client_cpu_seconds": result["client_cpu_seconds"],
             "client_cpu_seconds_run": result["client_cpu_seconds_run"],
+            "unstamped_reads": result["counts"].get("unstamped_reads", 0),
             "verification": result["verification"]["ok"],
             "unfinished": result["verification"]["unfinished"],
         }

@@ -332,7 +332,10 @@ class Runtime:
         # a timer (an offer's timeout, a wrap-up's end) fired up to 0.9 s late
         # at 2,000 chats/s. Commands come often then, and each looks.
         if self._timer_at is not None and not self._firing and self.clock() >= self._timer_at:
-            self._on_timer()
+            try:
+                self._on_timer()
+            except Exception:  # the command that happened to come is not to blame
+                log.exception("timer_failed")
         # Release what earlier commits made durable now rather than after the
         # loop's next round of socket events (see BatchWriter.poll).
         self.store.writer.poll()
@@ -457,10 +460,11 @@ class Runtime:
             self.commit()
         finally:
             self._firing = False
-        # Rescheduled even when nothing was due (the loop woke a little early)
-        # and the timers did not change: this loop timer has fired, and
-        # _settle only reschedules on a change.
-        self._schedule()
+            # Rescheduled even when nothing was due (the loop woke a little
+            # early) and the timers did not change: this loop timer has
+            # fired, and _settle only reschedules on a change. Also when the
+            # firing failed, or later deadlines would never come.
+            self._schedule()
 
     async def _stats_loop(self, period: float = 0.5) -> None:
         while True:

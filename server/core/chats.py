@@ -63,7 +63,7 @@ class LiveChat:
         """Keep the latest ``window`` keys. Done when there are twice as many,
         so a plain dict (in insertion order) and a length check per message
         are all it costs."""
-        self.sent = dict(list(self.sent.items())[-window:])
+        self.sent = dict(list(self.sent.items())[-window:]) if window > 0 else {}
 
 
 class Conversations:

@@ -87,7 +87,8 @@ class StampedTransport:
             except OSError:
                 pass
         protocol.connection_made(self)
-        loop.add_reader(self._fd, self._readable)
+        if not self._closing:  # connection_made may have closed it already
+            loop.add_reader(self._fd, self._readable)
 
     @classmethod
     async def connect(cls, protocol: StampedProtocol, host: str, port: int) -> StampedTransport:
@@ -132,7 +133,10 @@ class StampedTransport:
         if stamp is None:
             self.unstamped += 1
             stamp = time.time()
-        self._protocol.data_arrived(self._view[:size], stamp)
+        try:
+            self._protocol.data_arrived(self._view[:size], stamp)
+        except Exception as exc:  # as asyncio's transports do: the connection is lost
+            self._lose(exc)
 
     # ------------------------------------------------------------- writing
 

@@ -399,6 +399,12 @@ class Worker:
         await asyncio.sleep(0.5)  # the last pushes arrive
         for task in (*agents, *jobs, reporter):
             task.cancel()
+        # Reads the kernel did not stamp (so taken at the read): Linux turns
+        # stamping on a moment after the first socket asks; a few at the
+        # start are expected, many would mean no stamps here at all.
+        for client in self.clients:
+            transport = getattr(client, "_transport", None)
+            self.rec.counts["unstamped_reads"] += getattr(transport, "unstamped", 0)
         for client in self.clients:
             await client.close()
         return self.rec.result()

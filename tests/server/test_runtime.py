@@ -59,6 +59,36 @@ async def test_a_passed_deadline_is_acted_on_at_the_next_command(server: App) ->
     assert loop_timer.cancelled() and rt._timer_at != when
 
 
+async def test_after_a_deadline_fired_at_a_command_the_next_one_has_a_loop_timer(
+    server: App, monkeypatch
+) -> None:
+    """Fired early by a command, the first deadline hands over to the next:
+    a live loop timer for it, even when the firing fails (logged, and not
+    the command's error)."""
+    rt = server.runtime
+    assert rt is not None
+    first, later = rt.clock() + 0.05, rt.clock() + 30
+    rt.router.set_timer(first, "reoffer", "no-such-interaction")
+    rt.router.set_timer(later, "reoffer", "no-such-interaction-2")
+    rt.commit()
+    time.sleep(0.1)
+    rt.commit()
+    assert rt._timer_at == later and rt._timer is not None and not rt._timer.cancelled()
+    soon = rt.clock() + 0.05
+    rt.router.set_timer(soon, "reoffer", "no-such-interaction-3")
+    rt.commit()
+    assert rt._timer_at == soon
+
+    def broken() -> None:
+        raise RuntimeError("a handler failed")
+
+    monkeypatch.setattr(rt.router, "advance", broken)
+    time.sleep(0.1)
+    rt.commit()  # does not raise
+    assert rt._timer is not None and not rt._timer.cancelled()  # timers go on
+    assert rt._timer_at == soon  # still due: advance never took it
+
+
 class WriteSpy:
     """A connection's transport that records each write and passes it on."""
 

@@ -90,13 +90,21 @@ def test_a_push_longer_than_the_byte_bound_empties_the_ring() -> None:
 
 
 def test_a_ring_re_encoded_keeps_its_byte_count_and_bound() -> None:
-    s = _session(replay=16, replay_bytes=2_000)
-    for n in range(16):
+    """MessagePack to JSON grows each push: the ring that fitted is trimmed
+    to its bound again, newest kept, and a resume from before is a gap."""
+    s = Session(
+        "agent", "alice", ("agent", "alice"), MSGPACK, replay=16, max_buffer=1 << 20,
+        on_held=lambda session, barrier: None, replay_bytes=2_000,
+    )  # fmt: skip
+    for n in range(12):
         s.push(_message(n, 100))
-    s.attach(None, MSGPACK)
+    assert len(s.ring) == 12 and s.ring_bytes <= 2_000  # it all fits in MessagePack
+    s.attach(None, JSON)
     assert s.ring_bytes == sum(map(len, s.ring)) <= 2_000
-    frames, _ = s.missed_since(0)
-    assert [MSGPACK.decode_server(f).seq for f in frames] == list(range(17 - len(frames), 17))
+    assert len(s.ring) < 12
+    frames, lost = s.missed_since(0)
+    assert [JSON.decode_server(f).seq for f in frames] == list(range(13 - len(frames), 13))
+    assert lost is True
 
 
 def test_no_replay_keeps_nothing() -> None:

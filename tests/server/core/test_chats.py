@@ -577,3 +577,13 @@ def test_the_timer_heap_stays_small_under_churn(desk, talk) -> None:
         desk.tick(0.1)
     assert {kind for _, kind, _ in desk.router.timers.pending()} == {"offer"}
     assert len(desk.router.timers) < 2 * (timeout / 0.1) + 2100
+
+
+def test_a_resend_window_of_zero_remembers_nothing(desk) -> None:
+    desk.queue("q")
+    talk = Conversations(desk.router, ChatSettings(max_text=MAX_TEXT, resend_window=0))
+    ix = accepted(desk)
+    first = talk.post(ix.id, "customer", "bot", "c1", "hi")[0]
+    assert not talk.live[ix.id].sent
+    again, dup = talk.post(ix.id, "customer", "bot", "c1", "hi")
+    assert not dup and again.n == first.n + 1

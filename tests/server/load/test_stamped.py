@@ -153,6 +153,22 @@ async def test_abort_drops_what_is_buffered_and_closes_at_once(peer: Peer) -> No
     assert len(got) < 32 * 1024 * 1024  # the buffered rest was never sent
 
 
+async def test_a_protocol_that_fails_on_data_loses_the_connection(peer: Peer) -> None:
+    """As with asyncio's transports: the error closes the connection and
+    reaches connection_lost, rather than leaving it open with frames dropped."""
+    rec, transport = await connect(peer)
+    _, writer = peer.conn.result()
+    broken = ValueError("cannot decode")
+
+    def fail(data: memoryview, stamp: float) -> None:
+        raise broken
+
+    rec.data_arrived = fail  # type: ignore[method-assign]
+    writer.write(b"garbage")
+    assert await asyncio.wait_for(rec.lost, 5) is broken
+    assert transport.is_closing()
+
+
 async def test_a_refused_connection_raises_and_leaves_no_socket() -> None:
     probe = socket.socket()
     probe.bind(("127.0.0.1", 0))
