@@ -133,10 +133,7 @@ class Conversations:
             template=template,
             sent_at=now,
         )
-        sent = chat.sent  # chat.remember(), inline: once per message
-        sent[key] = message
-        if len(sent) > 2 * self.settings.resend_window:
-            chat.prune(self.settings.resend_window)
+        chat.remember(key, message, self.settings.resend_window)
         chat.last_activity = now
         self.router._persist("message", message)
         if author == "agent" and ix.chat_state == "new":

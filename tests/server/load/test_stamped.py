@@ -65,8 +65,8 @@ async def peer() -> Any:
     await p.stop()
 
 
-async def connect(peer: Peer) -> tuple[Recorder, StampedTransport]:
-    rec = Recorder()
+async def connect(peer: Peer, rec: Recorder | None = None) -> tuple[Recorder, StampedTransport]:
+    rec = rec or Recorder()
     port = peer.server.sockets[0].getsockname()[1]
     transport = await StampedTransport.connect(rec, "127.0.0.1", port)
     assert rec.transport is transport
@@ -156,14 +156,14 @@ async def test_abort_drops_what_is_buffered_and_closes_at_once(peer: Peer) -> No
 async def test_a_protocol_that_fails_on_data_loses_the_connection(peer: Peer) -> None:
     """As with asyncio's transports: the error closes the connection and
     reaches connection_lost, rather than leaving it open with frames dropped."""
-    rec, transport = await connect(peer)
-    _, writer = peer.conn.result()
     broken = ValueError("cannot decode")
 
-    def fail(data: memoryview, stamp: float) -> None:
-        raise broken
+    class Failing(Recorder):
+        def data_arrived(self, data: memoryview, stamp: float) -> None:
+            raise broken
 
-    rec.data_arrived = fail  # type: ignore[method-assign]
+    rec, transport = await connect(peer, Failing())
+    _, writer = peer.conn.result()
     writer.write(b"garbage")
     assert await asyncio.wait_for(rec.lost, 5) is broken
     assert transport.is_closing()

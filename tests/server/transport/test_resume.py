@@ -29,6 +29,22 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
             await asyncio.sleep(0.02)
 
 
+async def accepted_then_dropped(agent, bot) -> tuple[Client, str, str, int]:
+    """Alice takes a chat, has seen every push, and drops: (bot, chat, resume
+    token, last seq seen)."""
+    a = await agent("alice", ready=True)
+    b = await bot()
+    ix = await start_chat(b)
+    offer = await a.next_push("offer")
+    await a.request(Accept(id=0, offer=offer.offer))
+    await asyncio.sleep(0.1)
+    a.drain()
+    assert a.welcome is not None
+    token, seen = a.welcome.session_token, a.last_seq
+    await a.ws.close()
+    return b, ix, token, seen
+
+
 async def test_offer_moves_when_agent_drops(agent, bot) -> None:
     """An agent that drops with an open offer loses it to another agent at once."""
     a = await agent("alice", ready=True)
@@ -44,16 +60,7 @@ async def test_offer_moves_when_agent_drops(agent, bot) -> None:
 
 async def test_resume_within_grace(agent, bot, connect, server: App) -> None:
     """Resuming within the grace period restores the chat and replays missed pushes."""
-    a = await agent("alice", ready=True)
-    b = await bot()
-    ix = await start_chat(b)
-    offer = await a.next_push("offer")
-    await a.request(Accept(id=0, offer=offer.offer))
-    await asyncio.sleep(0.1)
-    a.drain()
-    assert a.welcome is not None
-    token, seen = a.welcome.session_token, a.last_seq
-    await a.ws.close()
+    b, ix, token, seen = await accepted_then_dropped(agent, bot)
     assert server.runtime is not None
     await until(lambda: not server.runtime.router.agents["alice"].connected)
     # While alice is away her chat is still hers, and the bot ends it.
@@ -75,15 +82,7 @@ async def test_a_resume_past_the_replay_bytes_is_a_gap(
     """Missed pushes are replayed up to 64 KiB of them: a few long messages
     come back; twenty of 4,096 characters do not fit, and the welcome says
     replay_gap, with the chat in its snapshot."""
-    a = await agent("alice", ready=True)
-    b = await bot()
-    ix = await start_chat(b)
-    offer = await a.next_push("offer")
-    await a.request(Accept(id=0, offer=offer.offer))
-    await asyncio.sleep(0.1)
-    a.drain()
-    token, seen = a.welcome.session_token if a.welcome else "", a.last_seq
-    await a.ws.close()
+    b, ix, token, seen = await accepted_then_dropped(agent, bot)
     for n in range(messages):
         text = f"{n:02d}:" + "x" * 4_093
         await b.request(SendMessage(id=0, interaction=ix, text=text, client_id=f"m{n}"))
